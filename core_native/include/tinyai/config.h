@@ -1,0 +1,45 @@
+// Configuration mirroring the TinyAI seed structs field for field (sizes in bytes, 0 =
+// unlimited), so a C API with the seed's names can wrap these without translation.
+#pragma once
+#include <cstddef>
+
+namespace tinyai {
+
+struct MemoryOptimizerConfig {
+  bool enable_tensor_reuse = true;
+  bool enable_in_place_ops = true;
+  float memory_speed_tradeoff = 0.5f;
+  size_t max_memory_budget = 0;
+};
+
+struct ProgressiveLoaderConfig {
+  bool enable_prefetch = true;
+  int prefetch_window = 2;
+  bool enable_adaptive_window = false;
+  size_t max_memory_usage = 0;
+};
+
+struct LayerSchedulerConfig {
+  bool enable_checkpointing = false;
+  float memory_speed_tradeoff = 0.5f;
+  bool recompute_activations = false;
+  size_t max_activation_memory = 0;
+};
+
+struct CacheConfig {
+  int block_size = 64;
+  int cache_line_size = 64;
+  bool enable_prefetch = true;
+  int prefetch_distance = 8;
+};
+
+struct SessionConfig {
+  MemoryOptimizerConfig memory;
+  ProgressiveLoaderConfig loader;
+  LayerSchedulerConfig scheduler;
+  CacheConfig cache;
+  int simd_level = 3;
+  int threads = 0;  // 0 = physical cores
+};
+
+}  // namespace tinyai
