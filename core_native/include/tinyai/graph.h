@@ -32,6 +32,7 @@ struct Node {
   std::vector<int> outputs;  // value ids; -1 for an omitted optional output
   std::map<std::string, Attribute> attrs;
   int layer = -1;
+  int opset = 0;  // default-domain opset of the model (semantics of some ops changed)
 
   bool has_attr(const std::string& k) const { return attrs.count(k) != 0; }
   int64_t attr_int(const std::string& k, int64_t dflt) const;
