@@ -66,6 +66,7 @@ class Session {
   SessionConfig config_;
   SessionConfig pending_config_;
   std::atomic<bool> config_dirty_{false};
+  std::mutex config_mutex_;
   std::shared_ptr<MemoryTracker> tracker_;
   std::vector<BufferPtr> layer_blobs_;  // one per layer (null when the layer has no weights)
   std::vector<TensorPtr> constants_;    // by value id, views into layer_blobs_

@@ -1,0 +1,112 @@
+"""Session configuration: a dataclass tree mirroring the TinyAI seed structs field for field.
+
+Sizes are bytes; ``None`` or ``0`` means unlimited. ``to_native`` converts to the core's
+``SessionConfig`` after validating ranges, so a bad value is reported by field name.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Optional
+
+from . import _core
+
+
+@dataclass
+class MemoryOptimizerConfig:
+    enable_tensor_reuse: bool = True
+    enable_in_place_ops: bool = True
+    memory_speed_tradeoff: float = 0.5  # 0.0 favours memory, 1.0 favours speed
+    max_memory_budget: Optional[int] = None
+
+
+@dataclass
+class ProgressiveLoaderConfig:
+    enable_prefetch: bool = True
+    prefetch_window: int = 2
+    enable_adaptive_window: bool = False
+    max_memory_usage: Optional[int] = None
+
+
+@dataclass
+class LayerSchedulerConfig:
+    enable_checkpointing: bool = False
+    memory_speed_tradeoff: float = 0.5
+    recompute_activations: bool = False
+    max_activation_memory: Optional[int] = None
+
+
+@dataclass
+class CacheConfig:
+    block_size: int = 64
+    cache_line_size: int = 64
+    enable_prefetch: bool = True
+    prefetch_distance: int = 8  # in cache lines
+
+
+@dataclass
+class Config:
+    memory: MemoryOptimizerConfig = field(default_factory=MemoryOptimizerConfig)
+    loader: ProgressiveLoaderConfig = field(default_factory=ProgressiveLoaderConfig)
+    scheduler: LayerSchedulerConfig = field(default_factory=LayerSchedulerConfig)
+    cache: CacheConfig = field(default_factory=CacheConfig)
+    simd_level: int = 3
+    threads: Optional[int] = None  # None = physical cores
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _bytes(name: str, value) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be a non-negative number of bytes or None, got {value!r}")
+    return value
+
+
+def _fraction(name: str, value) -> float:
+    value = float(value)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be between 0.0 and 1.0, got {value}")
+    return value
+
+
+def _positive_int(name: str, value, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def to_native(config: Config) -> "_core.SessionConfig":
+    """Validate ``config`` and build the core's SessionConfig."""
+    n = _core.SessionConfig()
+    m, l, s, c = config.memory, config.loader, config.scheduler, config.cache
+    mem = n.memory
+    mem.enable_tensor_reuse = bool(m.enable_tensor_reuse)
+    mem.enable_in_place_ops = bool(m.enable_in_place_ops)
+    mem.memory_speed_tradeoff = _fraction("memory.memory_speed_tradeoff", m.memory_speed_tradeoff)
+    mem.max_memory_budget = _bytes("memory.max_memory_budget", m.max_memory_budget)
+    n.memory = mem
+    ld = n.loader
+    ld.enable_prefetch = bool(l.enable_prefetch)
+    ld.prefetch_window = _positive_int("loader.prefetch_window", l.prefetch_window, 0)
+    ld.enable_adaptive_window = bool(l.enable_adaptive_window)
+    ld.max_memory_usage = _bytes("loader.max_memory_usage", l.max_memory_usage)
+    n.loader = ld
+    sc = n.scheduler
+    sc.enable_checkpointing = bool(s.enable_checkpointing)
+    sc.memory_speed_tradeoff = _fraction("scheduler.memory_speed_tradeoff", s.memory_speed_tradeoff)
+    sc.recompute_activations = bool(s.recompute_activations)
+    sc.max_activation_memory = _bytes("scheduler.max_activation_memory", s.max_activation_memory)
+    n.scheduler = sc
+    cc = n.cache
+    cc.block_size = _positive_int("cache.block_size", c.block_size)
+    cc.cache_line_size = _positive_int("cache.cache_line_size", c.cache_line_size)
+    cc.enable_prefetch = bool(c.enable_prefetch)
+    cc.prefetch_distance = _positive_int("cache.prefetch_distance", c.prefetch_distance, 0)
+    n.cache = cc
+    if isinstance(config.simd_level, bool) or config.simd_level not in (0, 1, 2, 3):
+        raise ValueError(f"simd_level must be 0, 1, 2 or 3, got {config.simd_level!r}")
+    n.simd_level = config.simd_level
+    n.threads = 0 if config.threads is None else _positive_int("threads", config.threads)
+    return n
