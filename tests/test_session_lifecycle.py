@@ -1,0 +1,33 @@
+"""Repeated session create/run/destroy must not leak memory."""
+import gc
+
+import numpy as np
+import psutil
+import pytest
+
+import tinyai_workbench as tw
+
+from .tiny_models import save, tiny_cnn
+
+pytestmark = pytest.mark.native
+
+
+def test_200_create_run_destroy_cycles_do_not_grow_memory(tmp_path):
+    model = tw.load_model(save(tiny_cnn(), tmp_path / "tiny.onnx"))
+    x = np.ones((4, 3, 16, 16), np.float32)
+    proc = psutil.Process()
+
+    def cycle():
+        sess = tw.Session(model)
+        sess.run({"x": x})
+        del sess
+
+    for _ in range(30):  # warm up allocator pools and caches
+        cycle()
+    gc.collect()
+    before = proc.memory_info().rss
+    for _ in range(200):
+        cycle()
+    gc.collect()
+    growth = proc.memory_info().rss - before
+    assert growth < 2 * 2**20, f"RSS grew by {growth / 2**20:.2f} MiB over 200 cycles"
