@@ -234,6 +234,7 @@ PYBIND11_MODULE(_core, m) {
       });
 
   m.def("registered_op_types", &registered_op_types);
+  m.def("live_buffer_count", &live_buffer_count);
   m.def("has_kernel", &has_kernel);
   m.def("crc32", [](py::bytes b) {
     const std::string s = b;

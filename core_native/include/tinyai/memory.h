@@ -57,4 +57,8 @@ class Buffer {
 
 using BufferPtr = std::shared_ptr<Buffer>;
 
+// Buffers alive in the whole process (all sessions): a leak check that does not depend on
+// the C allocator returning memory to the OS.
+int64_t live_buffer_count();
+
 }  // namespace tinyai

@@ -6,6 +6,8 @@
 namespace tinyai {
 
 namespace {
+std::atomic<int64_t> g_live_buffers{0};
+
 void raise_peak(std::atomic<int64_t>& peak, int64_t value) {
   int64_t seen = peak.load(std::memory_order_relaxed);
   while (value > seen && !peak.compare_exchange_weak(seen, value, std::memory_order_relaxed)) {
@@ -57,11 +59,15 @@ Buffer::Buffer(std::shared_ptr<MemoryTracker> tracker, MemCategory cat, size_t b
   if (!data_) throw std::bad_alloc();
   size_ = bytes;
   if (tracker_) tracker_->on_alloc(cat_, bytes);
+  g_live_buffers.fetch_add(1, std::memory_order_relaxed);
 }
 
 Buffer::~Buffer() {
   std::free(data_);
   if (tracker_) tracker_->on_free(cat_, size_);
+  g_live_buffers.fetch_sub(1, std::memory_order_relaxed);
 }
+
+int64_t live_buffer_count() { return g_live_buffers.load(); }
 
 }  // namespace tinyai
