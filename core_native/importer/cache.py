@@ -74,6 +74,25 @@ def _write_sources(path: Path, files: List[str]) -> None:
     os.replace(tmp, path)
 
 
+def _sweep_stale_staging(models: Path, max_age_s: float = 24 * 3600) -> None:
+    """Remove staging dirs left by imports that crashed (never ones young enough to be live)."""
+    import shutil
+    import time
+
+    try:
+        entries = list(models.iterdir())
+    except OSError:
+        return
+    now = time.time()
+    for p in entries:
+        if p.name.startswith(".") and (".tmp-" in p.name or ".old-" in p.name):
+            try:
+                if now - p.stat().st_mtime > max_age_s:
+                    shutil.rmtree(p, ignore_errors=True)
+            except OSError:
+                pass
+
+
 def cached_import(src, progress: Optional[ProgressFn] = None) -> Path:
     """The converted model directory for `src`, importing it only if not cached yet."""
     src = Path(src)
@@ -94,6 +113,7 @@ def cached_import(src, progress: Optional[ProgressFn] = None) -> Path:
                 progress(0, 0, "done")
             return out
     # Unknown or stale: parse the model to learn its external files, then import.
+    _sweep_stale_staging(root / "models")
     from .onnx_loading import external_data_locations, load_model_proto
 
     model = load_model_proto(str(src))

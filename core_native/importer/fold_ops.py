@@ -82,7 +82,8 @@ def squeeze(inputs, attrs, opset):
 
 def concat(inputs, attrs, opset):
     xs = [x for x in inputs if x is not None]
-    return [np.concatenate(xs, axis=attrs.get("axis", 0))]
+    # Concat-1 (opset < 4) defaulted to axis 1; later versions require the attribute.
+    return [np.concatenate(xs, axis=attrs.get("axis", 1 if opset < 4 else 0))]
 
 
 def cast(inputs, attrs, opset):

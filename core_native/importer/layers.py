@@ -52,7 +52,9 @@ def _weight_input(node: Node, consts: Dict[str, Constant]) -> Optional[str]:
 
 _WEIGHT_SUFFIX = re.compile(
     r"(?:[._/](?:weight|weights|kernel|filter|filters|W|w)(?:_0)?|:\d+)+$")
-_AUTO_NAME = re.compile(r"^(?:onnx::|\d+$|_v_\d+$|Constant_\d+$|const(?:ant)?_?\d*$)")
+# Exporter-generated tensor names (TorchScript "onnx::MatMul_12", dynamo "val_4") say
+# nothing to a user; the node name is the better label then.
+_AUTO_NAME = re.compile(r"^(?:onnx::|\d+$|_?v(?:al)?_\d+$|Constant_\d+$|const(?:ant)?_?\d*$)")
 
 
 def _name_from_weight(weight: str) -> Optional[str]:
