@@ -1,0 +1,57 @@
+// One kernel class for every pooling op: geometry from PoolGeometry, arithmetic from a
+// Reducer (max, average, Lp), optional argmax Indices output for MaxPool.
+#pragma once
+#include <memory>
+
+#include "kernels/pool/pool_geometry.h"
+#include "kernels/pool/pool_loop_scalar.h"
+
+namespace tinyai {
+
+template <typename Reducer>
+class PoolKernel : public OpKernel {
+ public:
+  PoolKernel(const Node& node, bool global, Reducer reducer)
+      : geometry_(node, global), reducer_(reducer),
+        column_major_indices_(node.attr_int("storage_order", 0) != 0) {}
+
+  void run(KernelContext& ctx) override {
+    const Tensor& x = *ctx.input(0);
+    require_dtype(ctx.node(), x, {DType::Float32}, "input");
+    const PoolWindows w = geometry_.resolve(ctx, x.shape);
+    Tensor& y = ctx.output(0, DType::Float32, w.output_shape);
+    int64_t* indices = nullptr;
+    if constexpr (Reducer::kTracksArg) {
+      if (ctx.output_wanted(1))
+        indices = ctx.output(1, DType::Int64, w.output_shape).template ptr<int64_t>();
+    }
+    if (y.numel() == 0) return;
+    pool_scalar(x.ptr<float>(), y.ptr<float>(), indices, w, reducer_);
+    if (indices) globalize_indices(indices, w);
+  }
+
+ private:
+  // Plane-local row-major positions -> onnxruntime's Indices: offset by the plane
+  // (n * C + c) and, for storage_order=1, the spatial position in column-major order.
+  void globalize_indices(int64_t* idx, const PoolWindows& w) const {
+    const int64_t in_plane = w.in_plane(), out_plane = w.out_plane();
+    const int64_t n1 = w.axis[1].in, n2 = w.axis[2].in, n0 = w.axis[0].in;
+    const int64_t planes = w.batch * w.channels;
+    for (int64_t p = 0; p < planes; ++p)
+      for (int64_t o = 0; o < out_plane; ++o) {
+        int64_t& v = idx[p * out_plane + o];
+        if (v < 0) continue;
+        if (column_major_indices_) {
+          const int64_t i2 = v % n2, i1 = (v / n2) % n1, i0 = v / (n1 * n2);
+          v = i0 + i1 * n0 + i2 * n0 * n1;
+        }
+        v += p * in_plane;
+      }
+  }
+
+  PoolGeometry geometry_;
+  Reducer reducer_;
+  bool column_major_indices_;
+};
+
+}  // namespace tinyai

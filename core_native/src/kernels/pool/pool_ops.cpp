@@ -1,0 +1,105 @@
+// The pooling ops: reducers plugged into PoolKernel.
+#include <cmath>
+#include <limits>
+
+#include "kernels/pool/pool_kernel.h"
+
+namespace tinyai {
+
+namespace {
+
+struct MaxReducer {
+  static constexpr bool kTracksArg = true;
+  float best = 0.f;
+  int64_t best_pos = -1;
+  void begin() {
+    best = std::numeric_limits<float>::lowest();
+    best_pos = -1;
+  }
+  // Strict '>' keeps the first maximum, as onnxruntime does.
+  void add(float v, int64_t pos) {
+    if (v > best) {
+      best = v;
+      best_pos = pos;
+    }
+  }
+  float finish(int64_t, int64_t) const { return best; }
+  int64_t arg() const { return best_pos; }
+};
+
+struct AverageReducer {
+  static constexpr bool kTracksArg = false;
+  bool count_include_pad = false;
+  float sum = 0.f;
+  void begin() { sum = 0.f; }
+  void add(float v, int64_t) { sum += v; }
+  float finish(int64_t valid, int64_t padded) const {
+    const int64_t n = count_include_pad ? padded : valid;
+    return n > 0 ? sum / static_cast<float>(n) : 0.f;
+  }
+};
+
+struct LpReducer {
+  static constexpr bool kTracksArg = false;
+  float p = 2.f;
+  float sum = 0.f;
+  void begin() { sum = 0.f; }
+  void add(float v, int64_t) {
+    const float a = std::fabs(v);
+    sum += p == 2.f ? a * a : (p == 1.f ? a : std::pow(a, p));
+  }
+  float finish(int64_t, int64_t) const {
+    return p == 2.f ? std::sqrt(sum) : (p == 1.f ? sum : std::pow(sum, 1.f / p));
+  }
+};
+
+AverageReducer average_reducer(const Node& node) {
+  AverageReducer r;
+  r.count_include_pad = node.attr_int("count_include_pad", 0) != 0;
+  return r;
+}
+
+LpReducer lp_reducer(const Node& node) {
+  LpReducer r;
+  r.p = node.attr_float("p", 2.f);
+  if (!(r.p > 0))
+    throw ModelError(node.op_type + " node '" + node.name + "': p must be positive");
+  return r;
+}
+
+class MaxPoolKernel : public PoolKernel<MaxReducer> {
+ public:
+  explicit MaxPoolKernel(const Node& node) : PoolKernel(node, false, MaxReducer{}) {}
+};
+class GlobalMaxPoolKernel : public PoolKernel<MaxReducer> {
+ public:
+  explicit GlobalMaxPoolKernel(const Node& node) : PoolKernel(node, true, MaxReducer{}) {}
+};
+class AveragePoolKernel : public PoolKernel<AverageReducer> {
+ public:
+  explicit AveragePoolKernel(const Node& node)
+      : PoolKernel(node, false, average_reducer(node)) {}
+};
+class GlobalAveragePoolKernel : public PoolKernel<AverageReducer> {
+ public:
+  explicit GlobalAveragePoolKernel(const Node& node) : PoolKernel(node, true, AverageReducer{}) {}
+};
+class LpPoolKernel : public PoolKernel<LpReducer> {
+ public:
+  explicit LpPoolKernel(const Node& node) : PoolKernel(node, false, lp_reducer(node)) {}
+};
+class GlobalLpPoolKernel : public PoolKernel<LpReducer> {
+ public:
+  explicit GlobalLpPoolKernel(const Node& node) : PoolKernel(node, true, lp_reducer(node)) {}
+};
+
+}  // namespace
+
+TINYAI_REGISTER_KERNEL("MaxPool", MaxPoolKernel);
+TINYAI_REGISTER_KERNEL("GlobalMaxPool", GlobalMaxPoolKernel);
+TINYAI_REGISTER_KERNEL("AveragePool", AveragePoolKernel);
+TINYAI_REGISTER_KERNEL("GlobalAveragePool", GlobalAveragePoolKernel);
+TINYAI_REGISTER_KERNEL("LpPool", LpPoolKernel);
+TINYAI_REGISTER_KERNEL("GlobalLpPool", GlobalLpPoolKernel);
+
+}  // namespace tinyai
