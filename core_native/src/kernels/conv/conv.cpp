@@ -1,0 +1,123 @@
+// Conv (1-D, 2-D, 3-D; groups, dilations, strides, pads, auto_pad, optional bias).
+// Three paths: groups with one input channel (depthwise) convolve directly; 1x1 / stride 1 /
+// unpadded kernels are a GEMM on the input as is; everything else is im2col + GEMM per group,
+// chunked over output positions so the column matrix stays bounded.
+#include <algorithm>
+
+#include "kernels/conv/conv_attributes.h"
+#include "kernels/conv/im2col.h"
+#include "kernels/matmul/gemm.h"
+#include "tinyai/op.h"
+
+namespace tinyai {
+
+namespace {
+
+class Conv final : public OpKernel {
+ public:
+  explicit Conv(const Node& node) : attrs_(node, /*transpose=*/false) {}
+
+  void run(KernelContext& ctx) override {
+    const Node& node = ctx.node();
+    const Tensor* x = ctx.input(0);
+    const Tensor* w = ctx.input(1);
+    const Tensor* b = ctx.input(2);
+    if (!x || !w) ctx.fail("needs inputs X and W");
+    require_dtype(node, *x, {DType::Float32}, "input X");
+    require_dtype(node, *w, {DType::Float32}, "weights W");
+    if (b) require_dtype(node, *b, {DType::Float32}, "bias B");
+    attrs_.check_inputs(ctx, *x, *w);
+    const PatchGeometry geo = attrs_.conv_geometry(ctx, x->shape, w->shape);
+
+    const int64_t batch = x->dim(0), channels = x->dim(1), maps = w->dim(0);
+    if (b && (b->rank() != 1 || b->dim(0) != maps))
+      ctx.fail("bias B " + shape_str(b->shape) + " should be [" + std::to_string(maps) + "]");
+    Shape out_shape{batch, maps};
+    for (int64_t i = 3 - (x->rank() - 2); i < 3; ++i) out_shape.push_back(geo.grid[i]);
+    Tensor& y = ctx.output(0, DType::Float32, out_shape);
+    if (y.numel() == 0) return;
+
+    const Problem p{geo,
+                    attrs_.group(),
+                    channels / attrs_.group(),
+                    maps / attrs_.group(),
+                    batch,
+                    x->ptr<float>(),
+                    w->ptr<float>(),
+                    b ? b->ptr<float>() : nullptr,
+                    y.ptr<float>()};
+    if (p.group_channels == 0 || geo.image_size() == 0) {  // every tap reads padding
+      for (int64_t n = 0; n < batch; ++n)
+        fill_with_bias(p.y + n * maps * geo.grid_size(), maps, geo.grid_size(), p.bias);
+      return;
+    }
+    if (p.group_channels == 1)
+      run_depthwise(p);
+    else
+      run_gemm(ctx, p);
+  }
+
+ private:
+  struct Problem {
+    PatchGeometry geo;
+    int64_t groups, group_channels, group_maps, batch;
+    const float* x;
+    const float* w;
+    const float* bias;
+    float* y;
+  };
+
+  static void run_depthwise(const Problem& p) {
+    const int64_t ksize = p.geo.kernel_size(), in_plane = p.geo.image_size(),
+                  out_plane = p.geo.grid_size(), maps = p.groups * p.group_maps;
+    for (int64_t n = 0; n < p.batch; ++n)
+      for (int64_t m = 0; m < maps; ++m) {
+        const int64_t g = m / p.group_maps;
+        depthwise_conv(p.geo, p.x + (n * p.groups + g) * in_plane, p.w + m * ksize,
+                       p.bias ? p.bias[m] : 0.f, p.y + (n * maps + m) * out_plane);
+      }
+  }
+
+  static void run_gemm(KernelContext& ctx, const Problem& p) {
+    const int64_t K = p.group_channels * p.geo.kernel_size();
+    const int64_t in_plane = p.geo.image_size(), out_plane = p.geo.grid_size();
+    const int64_t channels = p.groups * p.group_channels, maps = p.groups * p.group_maps;
+    const bool direct = p.geo.is_identity();
+    const int64_t chunk = direct ? out_plane : column_chunk(K, out_plane);
+    float* col = direct ? nullptr
+                        : static_cast<float*>(ctx.scratch(static_cast<size_t>(K * chunk) *
+                                                          sizeof(float)));
+    void* workspace = ctx.scratch(sgemm_workspace_bytes(p.group_maps, chunk, K));
+    // The bias is written first and the GEMM accumulates onto it (beta = 1).
+    const float beta = p.bias ? 1.f : 0.f;
+
+    for (int64_t n = 0; n < p.batch; ++n) {
+      float* y_n = p.y + n * maps * out_plane;
+      if (p.bias) fill_with_bias(y_n, maps, out_plane, p.bias);
+      for (int64_t g = 0; g < p.groups; ++g) {
+        const float* x_g = p.x + (n * channels + g * p.group_channels) * in_plane;
+        const float* w_g = p.w + g * p.group_maps * K;
+        float* y_g = y_n + g * p.group_maps * out_plane;
+        if (direct) {
+          sgemm_ws(false, false, p.group_maps, out_plane, K, 1.f, w_g, K, x_g, in_plane, beta,
+                   y_g, out_plane, workspace);
+          continue;
+        }
+        for (int64_t j0 = 0; j0 < out_plane; j0 += chunk) {
+          const int64_t cols = std::min(chunk, out_plane - j0);
+          im2col(p.geo, p.group_channels, x_g, j0, cols, col);
+          sgemm_ws(false, false, p.group_maps, cols, K, 1.f, w_g, K, col, cols, beta, y_g + j0,
+                   out_plane, workspace);
+        }
+      }
+    }
+  }
+
+  ConvAttributes attrs_;
+};
+
+}  // namespace
+
+TINYAI_REGISTER_KERNEL("Conv", Conv);
+
+}  // namespace tinyai

@@ -1,0 +1,100 @@
+// MatMul with numpy semantics: 1-D operands gain (then lose) a unit dimension, leading batch
+// dimensions broadcast. When B has no batch (activations x weights, the common case) the
+// batch folds into the rows of one GEMM, so the weights are packed once.
+#include <algorithm>
+
+#include "kernels/matmul/gemm.h"
+#include "tinyai/op.h"
+
+namespace tinyai {
+
+namespace {
+
+class MatMul final : public OpKernel {
+ public:
+  explicit MatMul(const Node&) {}
+
+  void run(KernelContext& ctx) override {
+    const Node& node = ctx.node();
+    const Tensor* a = ctx.input(0);
+    const Tensor* b = ctx.input(1);
+    if (!a || !b) ctx.fail("needs inputs A and B");
+    require_dtype(node, *a, {DType::Float32}, "input A");
+    require_dtype(node, *b, {DType::Float32}, "input B");
+    if (a->rank() == 0 || b->rank() == 0)
+      ctx.fail("operands must have rank >= 1, got " + shape_str(a->shape) + " and " +
+               shape_str(b->shape));
+
+    // Matrix views: a 1-D A is a row [1, K], a 1-D B a column [K, 1].
+    const Shape a_mat = a->rank() == 1 ? Shape{1, a->dim(0)} : a->shape;
+    const Shape b_mat = b->rank() == 1 ? Shape{b->dim(0), 1} : b->shape;
+    const int64_t M = a_mat[a_mat.size() - 2], K = a_mat.back();
+    const int64_t N = b_mat.back();
+    if (b_mat[b_mat.size() - 2] != K)
+      ctx.fail("inner dimensions differ: A " + shape_str(a->shape) + " x B " +
+               shape_str(b->shape));
+
+    const Shape a_batch(a_mat.begin(), a_mat.end() - 2);
+    const Shape b_batch(b_mat.begin(), b_mat.end() - 2);
+    const Shape batch = broadcast_shapes(node, a_batch, b_batch);
+    Shape out_shape = batch;
+    if (a->rank() > 1) out_shape.push_back(M);
+    if (b->rank() > 1) out_shape.push_back(N);
+    Tensor& y = ctx.output(0, DType::Float32, out_shape);
+    if (y.numel() == 0) return;
+
+    const float* A = a->ptr<float>();
+    const float* B = b->ptr<float>();
+    float* Y = y.ptr<float>();
+    const int64_t batches = shape_numel(batch);
+    if (shape_numel(b_batch) == 1 && shape_numel(a_batch) == batches) {
+      // B is shared by every batch and A's batches are contiguous rows: one tall GEMM.
+      const int64_t rows = batches * M;
+      void* ws = ctx.scratch(sgemm_workspace_bytes(rows, N, K));
+      sgemm_ws(false, false, rows, N, K, 1.f, A, K, B, N, 0.f, Y, N, ws);
+      return;
+    }
+
+    void* ws = ctx.scratch(sgemm_workspace_bytes(M, N, K));
+    const std::vector<int64_t> a_step = batch_steps(a_batch, batch, M * K);
+    const std::vector<int64_t> b_step = batch_steps(b_batch, batch, K * N);
+    const size_t rank = batch.size();
+    std::vector<int64_t> index(rank, 0);
+    int64_t a_off = 0, b_off = 0;
+    for (int64_t i = 0; i < batches; ++i) {
+      sgemm_ws(false, false, M, N, K, 1.f, A + a_off, K, B + b_off, N, 0.f, Y + i * M * N, N,
+               ws);
+      // Advance the batch index like an odometer, moving each operand by its own step.
+      for (size_t d = rank; d-- > 0;) {
+        a_off += a_step[d];
+        b_off += b_step[d];
+        if (++index[d] < batch[d]) break;
+        a_off -= a_step[d] * batch[d];
+        b_off -= b_step[d] * batch[d];
+        index[d] = 0;
+      }
+    }
+  }
+
+ private:
+  // Element step of an operand per unit of each output batch dimension: 0 where the operand
+  // broadcasts (its dimension is 1 or missing), else its contiguous stride.
+  static std::vector<int64_t> batch_steps(const Shape& operand, const Shape& batch,
+                                          int64_t matrix_size) {
+    std::vector<int64_t> step(batch.size(), 0);
+    int64_t stride = matrix_size;
+    const size_t lead = batch.size() - operand.size();
+    for (size_t d = batch.size(); d-- > lead;) {
+      const int64_t dim = operand[d - lead];
+      step[d] = dim == 1 ? 0 : stride;
+      stride *= dim;
+    }
+    return step;
+  }
+};
+
+}  // namespace
+
+TINYAI_REGISTER_KERNEL("MatMul", MatMul);
+
+}  // namespace tinyai
