@@ -14,6 +14,8 @@ namespace {
 struct SumPolicy {
   static constexpr unsigned kTypes = kNumeric;
   static constexpr int kAxesInputOpset = 13;
+  // Folding a single element returns it unchanged, so "reduce over no axes" is a pass-through.
+  static constexpr bool kSingleIsIdentity = true;
   template <class T> static T identity() { return T(0); }
   template <class T> static T map(T x) { return x; }
   template <class T> static T combine(T a, T b) { return wrap_add(a, b); }
@@ -31,12 +33,14 @@ struct MeanPolicy : SumPolicy {
 struct SumSquarePolicy : SumPolicy {
   static constexpr unsigned kTypes = kF32;
   static constexpr int kAxesInputOpset = 18;
+  static constexpr bool kSingleIsIdentity = false;
   template <class T> static T map(T x) { return x * x; }
 };
 
 struct L1Policy : SumPolicy {
   static constexpr unsigned kTypes = kF32;
   static constexpr int kAxesInputOpset = 18;
+  static constexpr bool kSingleIsIdentity = false;
   template <class T> static T map(T x) { return std::fabs(x); }
 };
 
@@ -125,6 +129,7 @@ void reduce_log_sum_exp(const ReducePlan& plan, const float* x, int64_t in_numel
 struct LogSumExpPolicy {
   static constexpr unsigned kTypes = kF32;
   static constexpr int kAxesInputOpset = 18;
+  static constexpr bool kSingleIsIdentity = true;
 };
 
 template <class P>
@@ -138,7 +143,9 @@ class ReduceKernel final : public OpKernel {
     require_dtype_in(ctx.node(), x->dtype, P::kTypes, "input");
     bool noop = false;
     const std::vector<int64_t> axes = spec_.resolve(ctx, x->rank(), &noop);
-    if (noop) {
+    // noop_with_empty_axes reduces over no axes: each element is folded alone, which (as in
+    // the ONNX reference and onnxruntime) still applies ReduceL1/L2/SumSquare's |x|, x^2.
+    if (noop && P::kSingleIsIdentity) {
       ctx.output_alias(0, 0, x->shape);
       return;
     }
