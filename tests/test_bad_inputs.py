@@ -7,7 +7,7 @@ import pytest
 
 import tinyai_workbench as tw
 
-from .tiny_models import save, single_op_model, tiny_cnn
+from tiny_models import save, single_op_model, tiny_cnn
 
 pytestmark = pytest.mark.native
 

@@ -8,7 +8,7 @@ from onnx import numpy_helper
 import tinyai_workbench as tw
 from tinyai_workbench.app.test_data import synthetic_inputs
 
-from .onnx_reference import assert_close, ort_run
+from onnx_reference import assert_close, ort_run
 
 LIGHT_MODELS = ["bvlc_alexnet", "densenet121", "inception_v1", "inception_v2", "resnet50",
                 "shufflenet", "squeezenet", "vgg19", "zfnet512"]

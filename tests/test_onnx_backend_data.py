@@ -9,8 +9,8 @@ from onnx import numpy_helper
 
 import tinyai_workbench as tw
 
-from .conftest import ONNX_TEST_DATA
-from .onnx_reference import assert_close
+from conftest import ONNX_TEST_DATA
+from onnx_reference import assert_close
 
 SUITES = ("pytorch-converted", "pytorch-operator")
 
@@ -18,6 +18,12 @@ SUITES = ("pytorch-converted", "pytorch-operator")
 # "Unsupported" section). A case here that starts passing fails the test, so the list and
 # the README stay honest.
 KNOWN_UNSUPPORTED = {
+    # float64 tensors: the core computes in float32 and refuses to silently downcast.
+    "pytorch-operator/test_operator_add_broadcast": "float64",
+    "pytorch-operator/test_operator_add_size1_broadcast": "float64",
+    "pytorch-operator/test_operator_add_size1_right_broadcast": "float64",
+    "pytorch-operator/test_operator_add_size1_singleton_broadcast": "float64",
+    "pytorch-operator/test_operator_addconstant": "float64",
 }
 
 

@@ -7,8 +7,8 @@ import pytest
 
 import tinyai_workbench as tw
 
-from .onnx_reference import assert_close, ort_run
-from .tiny_models import save, tiny_cnn
+from onnx_reference import assert_close, ort_run
+from tiny_models import save, tiny_cnn
 
 pytestmark = pytest.mark.native
 
@@ -56,7 +56,9 @@ def test_stats_snapshot(model):
     sess = tw.Session(model)
     s = sess.stats()
     assert STATS_KEYS <= set(s)
-    assert s["runs"] == 0 and s["weight_bytes"] == model.weight_bytes
+    assert s["runs"] == 0
+    # Resident weights are the layer blobs: the constants plus their 64-byte alignment padding.
+    assert model.weight_bytes <= s["weight_bytes"] < model.weight_bytes + 64 * 4
     sess.run({"x": np.ones((2, 3, 16, 16), np.float32)})
     s = sess.stats()
     assert s["runs"] == 1

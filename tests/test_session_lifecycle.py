@@ -9,7 +9,7 @@ import pytest
 import tinyai_workbench as tw
 from tinyai_workbench.core_native import _core
 
-from .tiny_models import save, tiny_cnn
+from tiny_models import save, tiny_cnn
 
 pytestmark = pytest.mark.native
 
