@@ -10,12 +10,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 import tinyai_workbench as tw
 
-try:
-    from .conftest import ONNX_TEST_DATA
-    from .onnx_reference import assert_close, ort_run
-except ImportError:  # tests/ collected as rootdir-relative modules (no tests/__init__.py)
-    from conftest import ONNX_TEST_DATA
-    from onnx_reference import assert_close, ort_run
+from conftest import ONNX_TEST_DATA
+from onnx_reference import assert_close, ort_run
 
 pytestmark = pytest.mark.native
 
