@@ -22,8 +22,6 @@ std::vector<int64_t> pad_axis_map(const KernelContext& ctx, PadMode mode, int64_
   const int64_t pb = before > 0 ? before : 0, pa = after > 0 ? after : 0;
   if (kept == 0 && mode != PadMode::Constant && pb + pa > 0)
     ctx.fail("cannot pad an empty axis in this mode");
-  if (mode == PadMode::Reflect && kept == 1 && pb + pa > 0)
-    ctx.fail("reflect padding needs at least 2 elements along a padded axis");
   std::vector<int64_t> map(static_cast<size_t>(kept + pb + pa));
   for (int64_t o = 0; o < static_cast<int64_t>(map.size()); ++o) {
     int64_t i = o - pb;
@@ -33,6 +31,10 @@ std::vector<int64_t> pad_axis_map(const KernelContext& ctx, PadMode mode, int64_
         case PadMode::Edge: i = i < 0 ? 0 : kept - 1; break;
         case PadMode::Wrap: i = ((i % kept) + kept) % kept; break;
         case PadMode::Reflect: {
+          if (kept == 1) {  // nothing to mirror: numpy repeats the element
+            i = 0;
+            break;
+          }
           const int64_t period = 2 * (kept - 1);
           i = ((i % period) + period) % period;
           if (i >= kept) i = period - i;

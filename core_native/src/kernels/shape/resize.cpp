@@ -149,14 +149,18 @@ class ResizeKernel : public OpKernel {
                std::to_string(axes.size()) + " axes");
     for (size_t i = 0; i < axes.size(); ++i) (*out)[axes[i]] = sizes[i];
     if (policy_ != AspectPolicy::Stretch) {
-      // One scale for all resized axes so the aspect ratio is kept.
+      // One scale for all resized axes keeps the aspect ratio; coordinates use that scale.
       float common = policy_ == AspectPolicy::NotLarger ? std::numeric_limits<float>::max() : 0.f;
       for (size_t i = 0; i < axes.size(); ++i) {
+        if (x.shape[axes[i]] == 0) ctx.fail("cannot keep the aspect ratio of an empty axis");
         const float s = static_cast<float>(sizes[i]) / static_cast<float>(x.shape[axes[i]]);
         common = policy_ == AspectPolicy::NotLarger ? std::min(common, s) : std::max(common, s);
       }
-      for (size_t a : axes)
+      for (size_t a : axes) {
         (*out)[a] = static_cast<int64_t>(std::round(common * static_cast<float>(x.shape[a])));
+        (*scales)[a] = common;
+      }
+      return;
     }
     for (size_t a : axes) {
       if ((*out)[a] < 0) ctx.fail("negative output size");
@@ -179,7 +183,14 @@ class ResizeKernel : public OpKernel {
     for (size_t a = 0; a < out.size(); ++a) {
       const int64_t in_len = x.shape[a];
       maps[a].resize(static_cast<size_t>(out[a]));
+      // Unscaled axes are copied as is (onnxruntime does too, even for tf_half_pixel_for_nn
+      // whose formula would shift them by half a pixel).
+      const bool identity = scales[a] == 1.f;
       for (int64_t o = 0; o < out[a]; ++o) {
+        if (identity) {
+          maps[a][static_cast<size_t>(o)] = std::min(o, in_len - 1);
+          continue;
+        }
         const float c = source_coordinate(o, scales[a], out[a], in_len);
         const int64_t i = nearest_index(nearest_, c, scales[a] < 1);
         maps[a][static_cast<size_t>(o)] = std::clamp<int64_t>(i, 0, in_len - 1);

@@ -31,6 +31,10 @@ class TileKernel : public OpKernel {
       src_strides.push_back(0);
       src_strides.push_back(xs[a]);
     }
+    if (out == x.shape) {
+      ctx.output_alias(0, 0, out);
+      return;
+    }
     Tensor& y = ctx.output(0, x.dtype, out);
     strided_copy(x.data, src_strides, y.data, contiguous_strides(walk), walk, dtype_size(x.dtype));
   }
@@ -43,6 +47,10 @@ class ExpandKernel : public OpKernel {
   void run(KernelContext& ctx) override {
     const Tensor& x = *ctx.input(0);
     const Shape out = broadcast_shapes(ctx.node(), x.shape, required_int_input(ctx, 1, "shape"));
+    if (out == x.shape) {  // nothing to broadcast
+      ctx.output_alias(0, 0, out);
+      return;
+    }
     const std::vector<int64_t> xs = contiguous_strides(x.shape);
     std::vector<int64_t> src_strides(out.size(), 0);
     const size_t lead = out.size() - x.shape.size();
