@@ -41,6 +41,10 @@ WINDOWS = [
     ((8, 7), dict(kernel_shape=[3, 2], strides=[2, 1], auto_pad="VALID")),
     ((5, 6, 7), dict(kernel_shape=[2, 3, 2], strides=[2, 1, 2], pads=[1, 0, 1, 0, 1, 1])),
     ((4, 5, 6), dict(kernel_shape=[3, 3, 3], ceil_mode=1, strides=[2, 2, 2])),
+    # long rows: interior outputs go through the row-at-a-time pass
+    ((20, 33), dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1])),
+    ((14, 31), dict(kernel_shape=[2, 5], strides=[1, 2], pads=[0, 2, 1, 2])),
+    ((3, 6, 40), dict(kernel_shape=[2, 3, 4], strides=[1, 2, 3], pads=[1, 0, 0, 0, 1, 3])),
 ]
 WINDOW_IDS = [f"{len(s)}d-" + "-".join(f"{k}{v}" for k, v in a.items()).replace(" ", "")
               for s, a in WINDOWS]

@@ -13,6 +13,8 @@ void fill_axis(PoolAxis& ax, int64_t in, int64_t out, int64_t kernel, int64_t st
                int64_t pad_begin, int64_t pad_end, int64_t dilation) {
   ax.in = in;
   ax.out = out;
+  ax.kernel = kernel;
+  ax.stride = stride;
   ax.dilation = dilation;
   const auto n = static_cast<size_t>(out);
   ax.start.resize(n);

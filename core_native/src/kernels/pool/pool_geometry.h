@@ -17,7 +17,7 @@ constexpr int kMaxPoolDims = 3;
 // taps k in [tap_begin[o], tap_end[o]) (the ones inside the input); padded_taps[o] counts the
 // taps inside input+pads (AveragePool's count_include_pad divisor).
 struct PoolAxis {
-  int64_t in = 1, out = 1, dilation = 1;
+  int64_t in = 1, out = 1, kernel = 1, stride = 1, dilation = 1;
   std::vector<int64_t> start, tap_begin, tap_end, padded_taps;
 };
 

@@ -12,7 +12,7 @@ template <typename Reducer>
 class PoolKernel : public OpKernel {
  public:
   PoolKernel(const Node& node, bool global, Reducer reducer)
-      : geometry_(node, global), reducer_(reducer),
+      : global_(global), geometry_(node, global), reducer_(reducer),
         column_major_indices_(node.attr_int("storage_order", 0) != 0) {}
 
   void run(KernelContext& ctx) override {
@@ -26,6 +26,11 @@ class PoolKernel : public OpKernel {
         indices = ctx.output(1, DType::Int64, w.output_shape).template ptr<int64_t>();
     }
     if (y.numel() == 0) return;
+    if (global_) {
+      global_pool_scalar(x.ptr<float>(), y.ptr<float>(), w.batch * w.channels, w.in_plane(),
+                         reducer_);
+      return;
+    }
     pool_scalar(x.ptr<float>(), y.ptr<float>(), indices, w, reducer_);
     if (indices) globalize_indices(indices, w);
   }
@@ -49,6 +54,7 @@ class PoolKernel : public OpKernel {
       }
   }
 
+  bool global_;
   PoolGeometry geometry_;
   Reducer reducer_;
   bool column_major_indices_;

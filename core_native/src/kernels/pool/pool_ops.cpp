@@ -1,4 +1,5 @@
 // The pooling ops: reducers plugged into PoolKernel.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -25,6 +26,18 @@ struct MaxReducer {
   }
   float finish(int64_t, int64_t) const { return best; }
   int64_t arg() const { return best_pos; }
+
+  void row_init(float* acc, int64_t n) const {
+    std::fill(acc, acc + n, std::numeric_limits<float>::lowest());
+  }
+  void row_add(float* acc, const float* src, int64_t n, int64_t stride) const {
+    pool_row_apply(acc, src, n, stride, [](float a, float v) { return v > a ? v : a; });
+  }
+  void row_finish(float*, int64_t, int64_t, int64_t) const {}
+  float reduce_plane(const float* x, int64_t n) const {
+    const auto larger = [](float a, float v) { return v > a ? v : a; };
+    return pool_reduce_lanes(x, n, std::numeric_limits<float>::lowest(), larger, larger);
+  }
 };
 
 struct AverageReducer {
@@ -35,6 +48,21 @@ struct AverageReducer {
   void add(float v, int64_t) { sum += v; }
   float finish(int64_t valid, int64_t padded) const {
     const int64_t n = count_include_pad ? padded : valid;
+    return n > 0 ? sum / static_cast<float>(n) : 0.f;
+  }
+
+  void row_init(float* acc, int64_t n) const { std::fill(acc, acc + n, 0.f); }
+  void row_add(float* acc, const float* src, int64_t n, int64_t stride) const {
+    pool_row_apply(acc, src, n, stride, [](float a, float v) { return a + v; });
+  }
+  void row_finish(float* acc, int64_t n, int64_t valid, int64_t padded) const {
+    const int64_t count = count_include_pad ? padded : valid;
+    const float scale = count > 0 ? 1.f / static_cast<float>(count) : 0.f;
+    for (int64_t i = 0; i < n; ++i) acc[i] *= scale;
+  }
+  float reduce_plane(const float* x, int64_t n) const {
+    const auto plus = [](float a, float v) { return a + v; };
+    const float sum = pool_reduce_lanes(x, n, 0.f, plus, plus);
     return n > 0 ? sum / static_cast<float>(n) : 0.f;
   }
 };
@@ -48,8 +76,37 @@ struct LpReducer {
     const float a = std::fabs(v);
     sum += p == 2.f ? a * a : (p == 1.f ? a : std::pow(a, p));
   }
-  float finish(int64_t, int64_t) const {
-    return p == 2.f ? std::sqrt(sum) : (p == 1.f ? sum : std::pow(sum, 1.f / p));
+  float finish(int64_t, int64_t) const { return root(sum); }
+
+  void row_init(float* acc, int64_t n) const { std::fill(acc, acc + n, 0.f); }
+  void row_add(float* acc, const float* src, int64_t n, int64_t stride) const {
+    if (p == 2.f)
+      pool_row_apply(acc, src, n, stride, [](float a, float v) { return a + v * v; });
+    else if (p == 1.f)
+      pool_row_apply(acc, src, n, stride, [](float a, float v) { return a + std::fabs(v); });
+    else
+      pool_row_apply(acc, src, n, stride,
+                     [q = p](float a, float v) { return a + std::pow(std::fabs(v), q); });
+  }
+  void row_finish(float* acc, int64_t n, int64_t, int64_t) const {
+    for (int64_t i = 0; i < n; ++i) acc[i] = root(acc[i]);
+  }
+  float reduce_plane(const float* x, int64_t n) const {
+    const auto plus = [](float a, float v) { return a + v; };
+    float sum;
+    if (p == 2.f)
+      sum = pool_reduce_lanes(x, n, 0.f, [](float a, float v) { return a + v * v; }, plus);
+    else if (p == 1.f)
+      sum = pool_reduce_lanes(x, n, 0.f, [](float a, float v) { return a + std::fabs(v); }, plus);
+    else
+      sum = pool_reduce_lanes(
+          x, n, 0.f, [q = p](float a, float v) { return a + std::pow(std::fabs(v), q); }, plus);
+    return root(sum);
+  }
+
+ private:
+  float root(float s) const {
+    return p == 2.f ? std::sqrt(s) : (p == 1.f ? s : std::pow(s, 1.f / p));
   }
 };
 
