@@ -5,6 +5,7 @@ from .config import (CacheConfig, Config, LayerSchedulerConfig, MemoryOptimizerC
 from .errors import (BudgetError, CancelledError, ExecutionError, InputError, ModelError,
                      TinyAIError, UnsupportedOperatorError)
 from .importer import import_onnx
+from .memory_optimizer import MemoryReport, optimize_memory_usage
 from .model import LayerInfo, Model, TensorInfo, load_model
 from .session import Session
 
@@ -16,7 +17,8 @@ def supported_ops():
 
 __all__ = [
     "BudgetError", "CacheConfig", "CancelledError", "Config", "ExecutionError", "InputError",
-    "LayerInfo", "LayerSchedulerConfig", "MemoryOptimizerConfig", "Model", "ModelError",
+    "LayerInfo", "LayerSchedulerConfig", "MemoryOptimizerConfig", "MemoryReport", "Model", "ModelError",
     "ProgressiveLoaderConfig", "Session", "TensorInfo", "TinyAIError",
-    "UnsupportedOperatorError", "import_onnx", "load_model", "supported_ops",
+    "UnsupportedOperatorError", "import_onnx", "load_model", "optimize_memory_usage",
+    "supported_ops",
 ]

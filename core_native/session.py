@@ -1,7 +1,9 @@
 """Session: runs a model on the native core with a Config."""
 from __future__ import annotations
 
-from typing import Dict, Mapping, Optional
+import contextlib
+from dataclasses import replace
+from typing import Callable, Dict, List, Mapping, Optional
 
 import numpy as np
 
@@ -14,7 +16,12 @@ _SUPPORTED_INPUT_DTYPES = (np.float32, np.int64, np.int32, np.bool_)
 
 
 class Session:
-    """Executes `model` with `config`. ``run`` releases the GIL while the core computes."""
+    """Executes `model` with `config`. ``run`` releases the GIL while the core computes.
+
+    The first run at a new input shape profiles the model (one tracked buffer per tensor);
+    from then on a static plan (execution order + activation arena) computed from that
+    profile is used. Changing memory settings re-plans without profiling again.
+    """
 
     def __init__(self, model: Model, config: Optional[Config] = None):
         if not isinstance(model, Model):
@@ -23,6 +30,7 @@ class Session:
         self._config = config if config is not None else Config()
         self._native = _core.Session(model.native_graph, str(model.weights_path),
                                      to_native(self._config))
+        self._last_signature: Optional[Dict[str, tuple]] = None  # name -> (shape, dtype)
 
     @property
     def config(self) -> Config:
@@ -34,9 +42,13 @@ class Session:
         self._config = config
         self._native.set_config(native)
 
-    def run(self, inputs: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
+    def _feeds(self, inputs: Optional[Mapping[str, np.ndarray]]) -> Dict[str, np.ndarray]:
+        if inputs is None:
+            if self._last_signature is not None:
+                return {k: np.zeros(shape, dtype) for k, (shape, dtype) in self._last_signature.items()}
+            return self.default_inputs()
         if not isinstance(inputs, Mapping):
-            raise InputError("run() takes a mapping of input name to numpy array")
+            raise InputError("inputs must be a mapping of input name to numpy array")
         feeds = {}
         for name, value in inputs.items():
             arr = np.asarray(value)
@@ -45,7 +57,25 @@ class Session:
                 hint = f"; the model expects {np.dtype(want).name}" if want is not None else ""
                 raise InputError(f"input '{name}' has dtype {arr.dtype.name}{hint}")
             feeds[str(name)] = np.ascontiguousarray(arr)
-        return self._native.run(feeds)
+        return feeds
+
+    def default_inputs(self, batch: int = 1) -> Dict[str, np.ndarray]:
+        """Zero inputs of the declared shapes (symbolic dimensions set to `batch`)."""
+        feeds = {}
+        for info in self.model.inputs:
+            if info.shape is None:
+                raise InputError(f"input '{info.name}' has no declared shape; pass inputs explicitly")
+            shape = tuple(d if isinstance(d, int) else batch for d in info.shape)
+            feeds[info.name] = np.zeros(shape, dtype=info.dtype or np.float32)
+        return feeds
+
+    def run(self, inputs: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
+        if not isinstance(inputs, Mapping):
+            raise InputError("run() takes a mapping of input name to numpy array")
+        feeds = self._feeds(inputs)
+        out = self._native.run(feeds)
+        self._last_signature = {k: (v.shape, v.dtype) for k, v in feeds.items()}
+        return out
 
     def stats(self) -> Dict[str, float]:
         """A consistent snapshot of memory and timing counters; cheap enough to poll at 30 Hz."""
@@ -55,6 +85,55 @@ class Session:
         """Stop the current run at the next layer boundary (it raises CancelledError)."""
         self._native.cancel()
 
+    # -- Memory optimizer / layer scheduler (TinyAI seed API) -------------------------------
+
+    def estimate_memory_usage(self, inputs: Optional[Mapping[str, np.ndarray]] = None) -> Dict[str, int]:
+        """Peak bytes per category for `inputs`' shapes (default: the last run's, else the
+        declared shapes) under the current — including just-queued — configuration.
+
+        Keys match stats(): activation_peak_bytes, weight_peak_bytes, scratch_peak_bytes,
+        total_peak_bytes; plus the planner's figures (naive_activation_bytes,
+        in_order_bound_bytes, live_peak_bytes, minimum_total_bytes, in_place_count,
+        reordered). The first call at a new shape profiles the model once.
+        """
+        return self._native.estimate_memory_usage(self._feeds(inputs))
+
+    def create_execution_plan(self, inputs: Optional[Mapping[str, np.ndarray]] = None) -> List[dict]:
+        """Per-step plan: node, layer, node_name, op_type, live_bytes, output_offset,
+        output_bytes (the arena range is [output_offset, output_offset + output_bytes)),
+        in_place, recomputed."""
+        return self._native.create_execution_plan(self._feeds(inputs))
+
     def last_plan(self) -> dict:
-        """Per-step record of the last input signature's execution (output and live bytes)."""
-        return self._native.last_plan()
+        steps = self.create_execution_plan()
+        return {"steps": steps, "peak_live_bytes": max((s["live_bytes"] for s in steps), default=0)}
+
+    def execute_layer(self, layer: int, inputs: Optional[Mapping[str, np.ndarray]] = None) -> Dict[str, np.ndarray]:
+        """Step through the model: layer 0 starts a stepped run with `inputs`; each call runs
+        the next layer; the call for the last layer returns the model outputs."""
+        if layer == 0:
+            self._native.begin_stepping(self._feeds(inputs))
+        return self._native.execute_layer(layer)
+
+    @property
+    def next_step_layer(self) -> int:
+        """The layer execute_layer() expects next (-1: no stepped run in progress)."""
+        return self._native.next_step_layer
+
+    @contextlib.contextmanager
+    def tensor_reuse_pool(self):
+        """Keep the activation arena allocated across the runs inside the block."""
+        saved = self._config
+        cfg = replace(saved, memory=replace(saved.memory, enable_tensor_reuse=True,
+                                            memory_speed_tradeoff=max(saved.memory.memory_speed_tradeoff, 0.5)))
+        self.set_config(cfg)
+        try:
+            yield self
+        finally:
+            self.set_config(saved)
+
+    def execute_with_tensor_reuse(self, fn: Callable, *args, **kwargs):
+        """Run ``fn(*args, **kwargs)`` (which typically calls run() repeatedly) with the reuse
+        pool active; returns fn's result."""
+        with self.tensor_reuse_pool():
+            return fn(*args, **kwargs)

@@ -14,6 +14,7 @@
 namespace py = pybind11;
 using namespace tinyai;
 
+
 namespace {
 
 // Exceptions are the facade's Python classes (tinyai_workbench.core_native.errors), so
@@ -103,11 +104,54 @@ py::dict stats_dict(const SessionStats& s) {
   d["weight_peak_bytes"] = peak(MemCategory::Weight);
   d["scratch_bytes"] = cur(MemCategory::Scratch);
   d["scratch_peak_bytes"] = peak(MemCategory::Scratch);
+  d["output_bytes"] = cur(MemCategory::Output);
+  d["output_peak_bytes"] = peak(MemCategory::Output);
   d["total_bytes"] = s.memory.total_current;
   d["total_peak_bytes"] = s.memory.total_peak;
   d["last_latency_s"] = s.last_latency_s;
   d["runs"] = s.runs;
   d["plans_cached"] = s.plans_cached;
+  d["arena_bytes"] = s.arena_bytes;
+  d["live_bytes"] = s.live_bytes;
+  d["live_peak_bytes"] = s.live_peak_bytes;
+  // 1 - live/arena at the peak: how much of the arena the plan could not pack.
+  d["fragmentation"] = s.arena_bytes > 0 ? 1.0 - static_cast<double>(s.live_peak_bytes) /
+                                                   static_cast<double>(s.arena_bytes)
+                                         : 0.0;
+  d["recompute_count"] = s.recompute_count;
+  d["current_step"] = s.current_step;
+  d["current_layer"] = s.current_layer;
+  return d;
+}
+
+py::dict estimate_dict(const MemoryEstimate& m) {
+  py::dict d;
+  d["activation_peak_bytes"] = m.activation_peak_bytes;
+  d["weight_peak_bytes"] = m.weight_peak_bytes;
+  d["scratch_peak_bytes"] = m.scratch_peak_bytes;
+  d["output_bytes"] = m.output_bytes;
+  d["total_peak_bytes"] = m.total_peak_bytes;
+  d["naive_activation_bytes"] = m.naive_activation_bytes;
+  d["in_order_bound_bytes"] = m.in_order_bound_bytes;
+  d["live_peak_bytes"] = m.live_peak_bytes;
+  d["minimum_total_bytes"] = m.minimum_total_bytes;
+  d["in_place_count"] = m.in_place_count;
+  d["reordered"] = m.reordered;
+  d["keep_arena"] = m.keep_arena;
+  return d;
+}
+
+py::dict plan_step_dict(const PlanStep& st) {
+  py::dict d;
+  d["node"] = st.node;
+  d["layer"] = st.layer;
+  d["node_name"] = st.node_name;
+  d["op_type"] = st.op_type;
+  d["live_bytes"] = st.live_bytes;
+  d["output_offset"] = st.output_offset;
+  d["output_bytes"] = st.output_bytes;
+  d["in_place"] = st.in_place;
+  d["recomputed"] = st.recomputed;
   return d;
 }
 
@@ -216,22 +260,42 @@ PYBIND11_MODULE(_core, m) {
       .def("set_config", &Session::set_config)
       .def_property_readonly("config", &Session::config)
       .def("cancel", &Session::cancel)
-      .def("last_plan", [](const Session& s) {
-        const ExecutionPlan p = s.last_plan();
-        py::list steps;
-        for (const auto& st : p.steps) {
-          py::dict d;
-          d["node"] = st.node;
-          d["layer"] = st.layer;
-          d["output_bytes"] = st.output_bytes;
-          d["live_bytes_after"] = st.live_bytes_after;
-          steps.append(d);
-        }
-        py::dict d;
-        d["steps"] = steps;
-        d["peak_live_bytes"] = p.peak_live_bytes;
-        return d;
-      });
+      .def("has_plan", [](Session& s, const py::dict& inputs) { return s.has_plan(borrow_inputs(inputs)); })
+      .def("estimate_memory_usage",
+           [](Session& s, const py::dict& inputs) {
+             auto borrowed = borrow_inputs(inputs);
+             MemoryEstimate m;
+             {
+               py::gil_scoped_release release;  // may profile (run the model once)
+               m = s.estimate(borrowed);
+             }
+             return estimate_dict(m);
+           })
+      .def("create_execution_plan",
+           [](Session& s, const py::dict& inputs) {
+             auto borrowed = borrow_inputs(inputs);
+             std::vector<PlanStep> steps;
+             {
+               py::gil_scoped_release release;
+               steps = s.plan_steps(borrowed);
+             }
+             py::list out;
+             for (const auto& st : steps) out.append(plan_step_dict(st));
+             return out;
+           })
+      .def("begin_stepping", [](Session& s, const py::dict& inputs) { s.begin_stepping(borrow_inputs(inputs)); })
+      .def("execute_layer",
+           [](Session& s, int layer) {
+             std::map<std::string, TensorPtr> outs;
+             {
+               py::gil_scoped_release release;
+               outs = s.execute_layer(layer);
+             }
+             py::dict result;
+             for (const auto& kv : outs) result[py::str(kv.first)] = to_numpy(*kv.second);
+             return result;
+           })
+      .def_property_readonly("next_step_layer", &Session::next_step_layer);
 
   m.def("registered_op_types", &registered_op_types);
   m.def("live_buffer_count", &live_buffer_count);
@@ -240,4 +304,5 @@ PYBIND11_MODULE(_core, m) {
     const std::string s = b;
     return crc32_update(0, s.data(), s.size());
   });
+
 }

@@ -8,8 +8,10 @@
 
 namespace tinyai {
 
-enum class MemCategory : int { Activation = 0, Weight = 1, Scratch = 2 };
-constexpr int kNumMemCategories = 3;
+// Output = the graph outputs of a run, held until they are handed to the caller; they are
+// not intermediates, so they are kept apart from the activation arena.
+enum class MemCategory : int { Activation = 0, Weight = 1, Scratch = 2, Output = 3 };
+constexpr int kNumMemCategories = 4;
 constexpr size_t kTensorAlignment = 64;
 
 struct MemorySnapshot {

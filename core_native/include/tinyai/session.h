@@ -1,5 +1,10 @@
 // A Session executes one model: it owns the weights (read from the weights file through the
-// core's allocators), one kernel per node, and the per-input-shape plans.
+// core's allocators), one kernel per node, and a memory plan per input signature.
+//
+// The first run at a new input signature profiles: tensors are allocated one by one and the
+// sizes, views and scratch are recorded. From that record the scheduler computes a static
+// plan (order + activation arena offsets) that every later run at that signature uses;
+// changing planning options re-plans from the record without profiling again.
 #pragma once
 #include <atomic>
 #include <map>
@@ -17,30 +22,51 @@
 
 namespace tinyai {
 
+struct RunRecord;
+struct MemoryPlan;
+
 struct SessionStats {
   MemorySnapshot memory;
   double last_latency_s = 0.0;
   int64_t runs = 0;
   int64_t plans_cached = 0;
+  int64_t arena_bytes = 0;      // activation arena of the plan in use (0 while profiling)
+  int64_t live_bytes = 0;       // intermediate bytes live at the current/last step
+  int64_t live_peak_bytes = 0;  // max live bytes of the last run
+  int64_t recompute_count = 0;
+  int64_t current_step = -1;    // position in the plan of the running step (-1 idle)
+  int64_t current_layer = -1;
 };
 
-// What one input signature's execution looked like: per node, output bytes and live bytes.
-struct ExecutionPlan {
-  struct Step {
-    int node = -1;
-    int layer = -1;
-    int64_t output_bytes = 0;
-    int64_t live_bytes_after = 0;  // activation bytes live after this step
-  };
-  std::vector<Step> steps;
-  std::vector<Shape> value_shapes;  // by value id (empty when never computed)
-  std::vector<int> value_dtypes;
-  int64_t peak_live_bytes = 0;
+// One step of a plan, for create_execution_plan() and the GUI's preview.
+struct PlanStep {
+  int node = -1;
+  int layer = -1;
+  std::string node_name, op_type;
+  int64_t live_bytes = 0;       // intermediate bytes live during this step
+  int64_t output_offset = -1;   // arena offset of the first output (-1: not in the arena)
+  int64_t output_bytes = 0;
+  bool in_place = false;
+  bool recomputed = false;
+};
+
+struct MemoryEstimate {
+  int64_t activation_peak_bytes = 0;
+  int64_t weight_peak_bytes = 0;
+  int64_t scratch_peak_bytes = 0;
+  int64_t output_bytes = 0;
+  int64_t total_peak_bytes = 0;
+  int64_t naive_activation_bytes = 0;  // one buffer per tensor
+  int64_t in_order_bound_bytes = 0;    // max live intermediates over graph-order steps
+  int64_t live_peak_bytes = 0;         // max live intermediates in the planned order
+  int64_t minimum_total_bytes = 0;     // total with reuse + in-place + memory-aware order
+  int in_place_count = 0;
+  bool reordered = false;
+  bool keep_arena = true;
 };
 
 class Session {
  public:
-  // `graph` must be validated; `weights_path` is the model directory's weights file.
   Session(std::shared_ptr<const Graph> graph, const std::string& weights_path,
           SessionConfig config);
   ~Session();
@@ -53,13 +79,38 @@ class Session {
   void set_config(const SessionConfig& c);  // takes effect at the next run
   void cancel() { cancel_requested_.store(true); }
   const Graph& graph() const { return *graph_; }
-  // The plan recorded for the most recent input signature (empty before the first run).
-  ExecutionPlan last_plan() const;
+
+  // True once a run (or profile()) has recorded this signature.
+  bool has_plan(const std::map<std::string, Tensor>& inputs);
+  // Estimate and plan for the input signature of `inputs` (profiling it first if needed),
+  // under the pending configuration.
+  MemoryEstimate estimate(const std::map<std::string, Tensor>& inputs);
+  std::vector<PlanStep> plan_steps(const std::map<std::string, Tensor>& inputs);
+
+  // Step through a model layer by layer (graph order, no arena): begin with inputs, then
+  // execute layers 0, 1, 2, ... in turn; outputs are returned after the last layer.
+  void begin_stepping(const std::map<std::string, Tensor>& inputs);
+  std::map<std::string, TensorPtr> execute_layer(int layer);
+  int next_step_layer() const;
 
  private:
+  struct PlanEntry;
   void load_weights();
   void check_inputs(const std::map<std::string, Tensor>& inputs) const;
   std::string signature(const std::map<std::string, Tensor>& inputs) const;
+  void apply_pending_config();
+  PlanEntry& plan_for(const std::map<std::string, Tensor>& inputs, bool measure_scratch);
+  PlanEntry* find_entry(const std::string& sig);
+  PlanEntry& store_entry(const std::string& sig, std::unique_ptr<PlanEntry> e);
+  std::unique_ptr<PlanEntry> predicted_entry(const std::map<std::string, Tensor>& inputs) const;
+  void replan_if_needed(PlanEntry& e);
+  // Runs the graph: with `entry`'s plan (arena), or profiling into `profile`. Allocations
+  // beyond `budget` bytes (0 = none) raise BudgetError.
+  std::map<std::string, TensorPtr> execute(const std::map<std::string, Tensor>& inputs,
+                                           PlanEntry* entry, PlanEntry* profile, size_t budget);
+  MemoryEstimate estimate_for(const PlanEntry& e) const;
+  void enforce_budget(const PlanEntry& e) const;
+  std::vector<TensorPtr> fresh_values(const std::map<std::string, Tensor>& inputs) const;
 
   std::shared_ptr<const Graph> graph_;
   std::unique_ptr<WeightsFile> weights_;
@@ -71,17 +122,29 @@ class Session {
   std::vector<BufferPtr> layer_blobs_;  // one per layer (null when the layer has no weights)
   std::vector<TensorPtr> constants_;    // by value id, views into layer_blobs_
   std::vector<std::unique_ptr<OpKernel>> kernels_;
-  std::vector<int> last_use_;           // value id -> index of last consuming node
-  std::vector<int> consumer_count_;
+  std::vector<int> last_use_;           // graph order: value id -> last consuming node
+  std::vector<char> is_output_;
+  int64_t output_bytes_hint_ = 0;
 
   mutable std::mutex plan_mutex_;
-  std::map<std::string, ExecutionPlan> plans_;
+  std::map<std::string, std::unique_ptr<PlanEntry>> plans_;
   std::string last_signature_;
+  BufferPtr arena_;  // kept between runs when the tradeoff favours speed
+
+  // Stepping state.
+  std::vector<TensorPtr> step_values_;
+  std::vector<BufferPtr> step_inputs_;
+  int step_next_layer_ = -1;
 
   std::atomic<bool> cancel_requested_{false};
   std::mutex run_mutex_;  // one run at a time per session
   std::atomic<double> last_latency_s_{0.0};
   std::atomic<int64_t> runs_{0};
+  std::atomic<int64_t> arena_bytes_{0};
+  std::atomic<int64_t> live_bytes_{0};
+  std::atomic<int64_t> live_peak_bytes_{0};
+  std::atomic<int64_t> current_step_{-1};
+  std::atomic<int64_t> current_layer_{-1};
 };
 
 }  // namespace tinyai

@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <cstdio>
+#include <cstring>
 #include <sstream>
 
 #include "executor/node_context.h"
+#include "scheduler/memory_plan.h"
 
 namespace tinyai {
 
@@ -55,13 +58,27 @@ Session::Session(std::shared_ptr<const Graph> graph, const std::string& weights_
   for (size_t i = 0; i < g.nodes.size(); ++i)
     for (int in : g.nodes[i].inputs)
       if (in >= 0) last_use_[in] = static_cast<int>(i);
-  for (int v : g.outputs) last_use_[v] = kNeverReleased;
+  is_output_.assign(g.values.size(), 0);
+  for (int v : g.outputs) {
+    last_use_[v] = kNeverReleased;
+    is_output_[v] = 1;
+  }
 
   weights_ = std::make_unique<WeightsFile>(weights_path);
   if (weights_->num_layers() != g.layers.size())
     throw ModelError("weights file has " + std::to_string(weights_->num_layers()) +
                      " layers but the graph has " + std::to_string(g.layers.size()) +
                      "; re-import the model");
+  // Until weights stream (progressive loader), every layer is resident for the session's
+  // lifetime, so a budget below the weights cannot be met by any plan.
+  uint64_t weight_bytes = 0;
+  for (size_t l = 0; l < weights_->num_layers(); ++l) weight_bytes += weights_->blob(l).nbytes;
+  const size_t budget = config_.memory.max_memory_budget;
+  if (budget != 0 && weight_bytes > budget)
+    throw BudgetError("memory budget of " + std::to_string(budget) + " bytes is below the " +
+                          std::to_string(weight_bytes) + " bytes of resident weights; the minimum "
+                          "is at least the weights plus the activation plan",
+                      static_cast<size_t>(weight_bytes));
   load_weights();
 }
 
@@ -127,9 +144,44 @@ void Session::check_inputs(const std::map<std::string, Tensor>& inputs) const {
   }
 }
 
+struct Session::PlanEntry {
+  RunRecord record;
+  MemoryPlan plan;
+  PlanOptions options;
+  bool planned = false;
+  bool stale = false;
+  bool scratch_measured = false;  // false while the record is a static prediction
+};
+
+namespace {
+PlanOptions options_from(const SessionConfig& c) {
+  PlanOptions o;
+  o.tensor_reuse = c.memory.enable_tensor_reuse;
+  o.in_place = c.memory.enable_in_place_ops;
+  o.reorder = c.memory.enable_tensor_reuse;
+  return o;
+}
+
+bool same_options(const PlanOptions& a, const PlanOptions& b) {
+  return a.tensor_reuse == b.tensor_reuse && a.in_place == b.in_place && a.reorder == b.reorder;
+}
+
+// Tradeoff table row: keep the activation arena allocated between runs (no page faults on
+// the next run) unless the tradeoff favours memory.
+bool keep_arena(const SessionConfig& c) { return c.memory.memory_speed_tradeoff >= 0.5f; }
+
+std::string mib(int64_t bytes) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.2f MiB (%lld bytes)", static_cast<double>(bytes) / (1 << 20),
+                static_cast<long long>(bytes));
+  return buf;
+}
+}  // namespace
+
 std::string Session::signature(const std::map<std::string, Tensor>& inputs) const {
   std::ostringstream o;
-  for (const auto& kv : inputs) o << kv.first << ':' << static_cast<int>(kv.second.dtype) << shape_str(kv.second.shape) << ';';
+  for (const auto& kv : inputs)
+    o << kv.first << ':' << static_cast<int>(kv.second.dtype) << shape_str(kv.second.shape) << ';';
   return o.str();
 }
 
@@ -139,77 +191,325 @@ void Session::set_config(const SessionConfig& c) {
   config_dirty_.store(true);
 }
 
+void Session::apply_pending_config() {
+  if (!config_dirty_.exchange(false)) return;
+  std::lock_guard<std::mutex> lock(config_mutex_);
+  config_ = pending_config_;  // applied at an inference boundary, never mid-kernel
+  if (!keep_arena(config_)) arena_.reset();
+}
+
+std::vector<TensorPtr> Session::fresh_values(const std::map<std::string, Tensor>& inputs) const {
+  const Graph& g = *graph_;
+  std::vector<TensorPtr> values(g.values.size());
+  for (size_t v = 0; v < g.values.size(); ++v) values[v] = constants_[v];
+  for (int v : g.inputs) values[v] = std::make_shared<Tensor>(inputs.at(g.values[v].name));
+  return values;
+}
+
+void Session::replan_if_needed(PlanEntry& e) {
+  const PlanOptions want = options_from(config_);
+  if (e.planned && !e.stale && same_options(e.options, want)) return;
+  e.plan = plan_memory(*graph_, e.record, want);
+  e.options = want;
+  e.planned = true;
+  e.stale = false;
+}
+
+Session::PlanEntry* Session::find_entry(const std::string& sig) {
+  std::lock_guard<std::mutex> lock(plan_mutex_);
+  auto it = plans_.find(sig);
+  if (it == plans_.end() || it->second->stale) return nullptr;
+  replan_if_needed(*it->second);
+  last_signature_ = sig;
+  return it->second.get();
+}
+
+Session::PlanEntry& Session::store_entry(const std::string& sig, std::unique_ptr<PlanEntry> e) {
+  replan_if_needed(*e);
+  std::lock_guard<std::mutex> lock(plan_mutex_);
+  PlanEntry& ref = *e;
+  plans_[sig] = std::move(e);
+  last_signature_ = sig;
+  return ref;
+}
+
+std::unique_ptr<Session::PlanEntry> Session::predicted_entry(
+    const std::map<std::string, Tensor>& inputs) const {
+  const Graph& g = *graph_;
+  for (int v : g.inputs) {  // the prediction holds for the declared static shapes only
+    const Value& val = g.values[v];
+    auto it = inputs.find(val.name);
+    if (it == inputs.end() || !val.has_shape || it->second.shape != val.shape) return nullptr;
+  }
+  auto e = std::make_unique<PlanEntry>();
+  if (!predict_run_record(g, &e->record)) return nullptr;
+  return e;
+}
+
+Session::PlanEntry& Session::plan_for(const std::map<std::string, Tensor>& inputs,
+                                      bool measure_scratch) {
+  const std::string sig = signature(inputs);
+  PlanEntry* e = find_entry(sig);
+  if (!e) {
+    if (auto predicted = predicted_entry(inputs)) {
+      e = &store_entry(sig, std::move(predicted));
+    } else {
+      // Profile: run once with one tracked buffer per tensor, recording sizes and views.
+      auto fresh = std::make_unique<PlanEntry>();
+      fresh->record.values.resize(graph_->values.size());
+      fresh->record.node_scratch_bytes.assign(graph_->nodes.size(), 0);
+      execute(inputs, nullptr, fresh.get(), 0);
+      fresh->scratch_measured = true;
+      e = &store_entry(sig, std::move(fresh));
+    }
+  }
+  if (measure_scratch && !e->scratch_measured) execute(inputs, e, nullptr, 0);
+  return *e;
+}
+
+MemoryEstimate Session::estimate_for(const PlanEntry& e) const {
+  MemoryEstimate m;
+  const MemoryPlan& p = e.plan;
+  int64_t outputs = 0;
+  for (int v : graph_->outputs) {
+    const auto& r = e.record.values[v];
+    outputs += r.produced && r.view_of < 0 ? r.bytes : 0;
+  }
+  int64_t weights = 0;
+  for (const auto& b : layer_blobs_) weights += b ? static_cast<int64_t>(b->size()) : 0;
+  m.activation_peak_bytes = p.arena_bytes;
+  m.weight_peak_bytes = weights;
+  m.scratch_peak_bytes = p.scratch_peak;
+  m.output_bytes = outputs;
+  m.total_peak_bytes = p.arena_bytes + weights + p.scratch_peak + outputs;
+  m.naive_activation_bytes = p.naive_bytes;
+  m.in_order_bound_bytes = p.in_order_bound;
+  m.live_peak_bytes = p.live_peak;
+  m.in_place_count = p.in_place_count;
+  m.reordered = p.reordered;
+  m.keep_arena = keep_arena(config_);
+  const MemoryPlan best = plan_memory(*graph_, e.record, PlanOptions{});
+  m.minimum_total_bytes = best.arena_bytes + weights + best.scratch_peak + outputs;
+  return m;
+}
+
+void Session::enforce_budget(const PlanEntry& e) const {
+  const size_t budget = config_.memory.max_memory_budget;
+  if (budget == 0) return;
+  const MemoryEstimate m = estimate_for(e);
+  if (static_cast<uint64_t>(m.total_peak_bytes) <= budget) return;
+  std::string msg = "memory budget " + mib(static_cast<int64_t>(budget)) +
+                    " is too small: this input shape needs " + mib(m.total_peak_bytes) +
+                    " with the current settings (activations " + mib(m.activation_peak_bytes) +
+                    ", weights " + mib(m.weight_peak_bytes) + ", scratch " +
+                    mib(m.scratch_peak_bytes) + ", outputs " + mib(m.output_bytes) +
+                    "); the minimum feasible budget is " + mib(m.minimum_total_bytes) +
+                    " (tensor reuse + in-place ops)";
+  throw BudgetError(msg, static_cast<size_t>(m.minimum_total_bytes));
+}
+
+bool Session::has_plan(const std::map<std::string, Tensor>& inputs) {
+  std::lock_guard<std::mutex> lock(plan_mutex_);
+  auto it = plans_.find(signature(inputs));
+  return it != plans_.end() && !it->second->stale;
+}
+
+MemoryEstimate Session::estimate(const std::map<std::string, Tensor>& inputs) {
+  std::lock_guard<std::mutex> run_lock(run_mutex_);
+  check_inputs(inputs);
+  {
+    // Estimates follow the pending configuration so a control moved in the GUI shows at once.
+    std::lock_guard<std::mutex> lock(config_mutex_);
+    if (config_dirty_.load()) {
+      config_ = pending_config_;
+      config_dirty_.store(false);
+    }
+  }
+  return estimate_for(plan_for(inputs, true));
+}
+
+std::vector<PlanStep> Session::plan_steps(const std::map<std::string, Tensor>& inputs) {
+  estimate(inputs);  // profiles and (re)plans as needed
+  std::lock_guard<std::mutex> run_lock(run_mutex_);
+  PlanEntry& e = plan_for(inputs, false);
+  const Graph& g = *graph_;
+  std::vector<PlanStep> steps;
+  for (size_t p = 0; p < e.plan.order.size(); ++p) {
+    const int n = e.plan.order[p];
+    const Node& node = g.nodes[n];
+    PlanStep s;
+    s.node = n;
+    s.layer = node.layer;
+    s.node_name = node.name;
+    s.op_type = node.op_type;
+    s.live_bytes = e.plan.live_after[p];
+    for (int o : node.outputs) {
+      if (o < 0) continue;
+      s.output_offset = e.plan.offset[o];
+      s.output_bytes = e.plan.offset[o] >= 0 ? e.record.values[o].bytes : 0;
+      s.in_place = e.plan.in_place_of[o] >= 0;
+      break;
+    }
+    steps.push_back(std::move(s));
+  }
+  return steps;
+}
+
 std::map<std::string, TensorPtr> Session::run(const std::map<std::string, Tensor>& inputs) {
   std::lock_guard<std::mutex> run_lock(run_mutex_);
-  if (config_dirty_.exchange(false)) {
-    std::lock_guard<std::mutex> lock(config_mutex_);
-    config_ = pending_config_;  // applied at an inference boundary, never mid-kernel
-  }
+  apply_pending_config();
   cancel_requested_.store(false);
   check_inputs(inputs);
   const auto t0 = std::chrono::steady_clock::now();
   tracker_->reset_peaks();
 
-  const Graph& g = *graph_;
-  std::vector<TensorPtr> values(g.values.size());
-  for (size_t v = 0; v < g.values.size(); ++v) values[v] = constants_[v];
-  for (int v : g.inputs) values[v] = std::make_shared<Tensor>(inputs.at(g.values[v].name));
-
+  const size_t budget = config_.memory.max_memory_budget;
   const std::string sig = signature(inputs);
-  bool record_plan;
-  {
-    std::lock_guard<std::mutex> lock(plan_mutex_);
-    record_plan = plans_.find(sig) == plans_.end();
+  PlanEntry* entry = find_entry(sig);
+  if (!entry) {
+    if (auto predicted = predicted_entry(inputs)) entry = &store_entry(sig, std::move(predicted));
   }
-  ExecutionPlan plan;
-
-  NodeContext ctx(tracker_);
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    const Node& node = g.nodes[i];
-    if (i > 0 && node.layer != g.nodes[i - 1].layer && cancel_requested_.load())
-      throw CancelledError("run cancelled at layer '" + g.layers[node.layer].name + "'");
-    ctx.prepare(node, values);
-    kernels_[i]->run(ctx);
-    ExecutionPlan::Step step;
-    step.node = static_cast<int>(i);
-    step.layer = node.layer;
-    step.output_bytes = ctx.collect_outputs(values, last_use_);
-    ctx.release_scratch();
-    // Free what this node was the last reader of; constants stay owned by constants_, and
-    // views keep their storage alive through the shared buffer.
-    for (int in : node.inputs)
-      if (in >= 0 && last_use_[in] == static_cast<int>(i)) values[in].reset();
-    if (record_plan) {
-      // The tracker is exact (views share storage), so live bytes come from it.
-      step.live_bytes_after = tracker_->snapshot().current[static_cast<int>(MemCategory::Activation)];
-      plan.peak_live_bytes = std::max(plan.peak_live_bytes, step.live_bytes_after);
-      plan.steps.push_back(step);
-    }
-  }
-
   std::map<std::string, TensorPtr> outputs;
-  for (int v : g.outputs) outputs[g.values[v].name] = values[v];
-
-  if (record_plan) {
-    plan.value_shapes.resize(g.values.size());
-    plan.value_dtypes.assign(g.values.size(), 0);
-    for (size_t v = 0; v < g.values.size(); ++v) {
-      const TensorPtr& t = values[v];
-      if (t) {
-        plan.value_shapes[v] = t->shape;
-        plan.value_dtypes[v] = static_cast<int>(t->dtype);
-      }
-    }
-    std::lock_guard<std::mutex> lock(plan_mutex_);
-    plans_.emplace(sig, std::move(plan));
-  }
-  {
-    std::lock_guard<std::mutex> lock(plan_mutex_);
-    last_signature_ = sig;
+  if (entry) {
+    enforce_budget(*entry);
+    outputs = execute(inputs, entry, nullptr, budget);
+  } else {
+    // The first run at a symbolic shape profiles; its outputs are real, and the budget is
+    // enforced allocation by allocation.
+    auto fresh = std::make_unique<PlanEntry>();
+    fresh->record.values.resize(graph_->values.size());
+    fresh->record.node_scratch_bytes.assign(graph_->nodes.size(), 0);
+    outputs = execute(inputs, nullptr, fresh.get(), budget);
+    fresh->scratch_measured = true;
+    store_entry(sig, std::move(fresh));
   }
   const std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
   last_latency_s_.store(dt.count());
   runs_.fetch_add(1);
+  return outputs;
+}
+
+std::map<std::string, TensorPtr> Session::execute(const std::map<std::string, Tensor>& inputs,
+                                                  PlanEntry* entry, PlanEntry* profile,
+                                                  size_t budget) {
+  const Graph& g = *graph_;
+  std::vector<TensorPtr> values = fresh_values(inputs);
+  NodeContext ctx(tracker_, is_output_);
+  ctx.enforce_budget(budget);
+  std::vector<int64_t> scratch(g.nodes.size(), 0);
+  ctx.measure_scratch_into(&scratch);
+  const MemoryPlan* plan = entry ? &entry->plan : nullptr;
+  const std::vector<int>* last_use = &last_use_;
+  if (plan) {
+    if (!arena_ || static_cast<int64_t>(arena_->size()) < plan->arena_bytes) {
+      arena_.reset();  // free the old arena before reserving the new one
+      arena_ = std::make_shared<Buffer>(tracker_, MemCategory::Activation,
+                                        static_cast<size_t>(plan->arena_bytes));
+    }
+    ctx.use_arena(plan, arena_);
+    last_use = &plan->last_use_pos;
+    arena_bytes_.store(static_cast<int64_t>(arena_->size()));
+    live_peak_bytes_.store(plan->live_peak);
+  } else {
+    arena_.reset();
+    arena_bytes_.store(0);
+    ctx.record_into(&profile->record);
+  }
+  const size_t n = g.nodes.size();
+  int64_t live_peak = 0;
+  struct Idle {  // mark the session idle however the loop ends
+    Session* s;
+    ~Idle() { s->current_step_.store(-1); s->current_layer_.store(-1); s->live_bytes_.store(0); }
+  } idle{this};
+  int prev_layer = -1;
+  for (size_t p = 0; p < n; ++p) {
+    const int ni = plan ? plan->order[p] : static_cast<int>(p);
+    const Node& node = g.nodes[ni];
+    if (node.layer != prev_layer) {
+      if (prev_layer >= 0 && cancel_requested_.load())
+        throw CancelledError("run cancelled at layer '" + g.layers[node.layer].name + "'");
+      current_layer_.store(node.layer);
+      prev_layer = node.layer;
+    }
+    current_step_.store(static_cast<int64_t>(p));
+    ctx.prepare(ni, node, values, *last_use);
+    kernels_[ni]->run(ctx);
+    ctx.collect_outputs(values, *last_use);
+    ctx.release_scratch();
+    const int pos = plan ? static_cast<int>(p) : ni;
+    for (int in : node.inputs)
+      if (in >= 0 && (*last_use)[in] == pos) values[in].reset();
+    const int64_t live = plan ? plan->live_after[p]
+                              : tracker_->snapshot().current[static_cast<int>(MemCategory::Activation)];
+    live_bytes_.store(live);
+    live_peak = std::max(live_peak, live);
+  }
+  if (!plan) live_peak_bytes_.store(live_peak);
+  PlanEntry* measured = plan ? entry : profile;
+  for (size_t i = 0; i < scratch.size(); ++i)  // scratch is measured, never predicted
+    measured->record.node_scratch_bytes[i] = std::max(measured->record.node_scratch_bytes[i], scratch[i]);
+  measured->scratch_measured = true;
+  if (plan) {
+    std::lock_guard<std::mutex> lock(plan_mutex_);
+    for (int64_t b : scratch) entry->plan.scratch_peak = std::max(entry->plan.scratch_peak, b);
+  }
+  if (plan && ctx.plan_mismatch()) entry->stale = true;  // re-profile next time
+  if (plan && !keep_arena(config_)) arena_.reset();
+
+  std::map<std::string, TensorPtr> outputs;
+  for (int v : g.outputs) outputs[g.values[v].name] = values[v];
+  return outputs;
+}
+
+void Session::begin_stepping(const std::map<std::string, Tensor>& inputs) {
+  std::lock_guard<std::mutex> run_lock(run_mutex_);
+  check_inputs(inputs);
+  // Inputs are borrowed only for a call, so stepping keeps its own copies.
+  step_inputs_.clear();
+  std::map<std::string, Tensor> owned;
+  for (const auto& kv : inputs) {
+    Tensor t = kv.second;
+    auto buf = std::make_shared<Buffer>(tracker_, MemCategory::Activation, t.nbytes());
+    if (t.nbytes()) std::memcpy(buf->data(), t.data, t.nbytes());
+    t.buffer = buf;
+    t.data = buf->data();
+    owned.emplace(kv.first, std::move(t));
+    step_inputs_.push_back(buf);
+  }
+  step_values_ = fresh_values(owned);
+  step_next_layer_ = 0;
+}
+
+int Session::next_step_layer() const { return step_next_layer_; }
+
+std::map<std::string, TensorPtr> Session::execute_layer(int layer) {
+  std::lock_guard<std::mutex> run_lock(run_mutex_);
+  const Graph& g = *graph_;
+  if (step_next_layer_ < 0) throw ExecutionError("call begin_stepping(inputs) before execute_layer");
+  if (layer != step_next_layer_)
+    throw ExecutionError("layers run in order: the next layer is " + std::to_string(step_next_layer_) +
+                         ", not " + std::to_string(layer));
+  NodeContext ctx(tracker_, is_output_);
+  current_layer_.store(layer);
+  for (int ni : g.layers[layer].nodes) {
+    const Node& node = g.nodes[ni];
+    current_step_.store(ni);
+    ctx.prepare(ni, node, step_values_, last_use_);
+    kernels_[ni]->run(ctx);
+    ctx.collect_outputs(step_values_, last_use_);
+    ctx.release_scratch();
+    for (int in : node.inputs)
+      if (in >= 0 && last_use_[in] == ni) step_values_[in].reset();
+  }
+  current_step_.store(-1);
+  current_layer_.store(-1);
+  std::map<std::string, TensorPtr> outputs;
+  if (++step_next_layer_ == static_cast<int>(g.layers.size())) {
+    for (int v : g.outputs) outputs[g.values[v].name] = step_values_[v];
+    step_values_.clear();
+    step_inputs_.clear();
+    step_next_layer_ = -1;
+  }
   return outputs;
 }
 
@@ -218,15 +518,14 @@ SessionStats Session::stats() const {
   s.memory = tracker_->snapshot();
   s.last_latency_s = last_latency_s_.load();
   s.runs = runs_.load();
+  s.arena_bytes = arena_bytes_.load();
+  s.live_bytes = live_bytes_.load();
+  s.live_peak_bytes = live_peak_bytes_.load();
+  s.current_step = current_step_.load();
+  s.current_layer = current_layer_.load();
   std::lock_guard<std::mutex> lock(plan_mutex_);
   s.plans_cached = static_cast<int64_t>(plans_.size());
   return s;
-}
-
-ExecutionPlan Session::last_plan() const {
-  std::lock_guard<std::mutex> lock(plan_mutex_);
-  auto it = plans_.find(last_signature_);
-  return it == plans_.end() ? ExecutionPlan{} : it->second;
 }
 
 }  // namespace tinyai
