@@ -8,11 +8,14 @@
 #include <string>
 #include <vector>
 
+#include "tinyai/config.h"
 #include "tinyai/errors.h"
 #include "tinyai/graph.h"
 #include "tinyai/tensor.h"
 
 namespace tinyai {
+
+class ThreadPool;
 
 class KernelContext {
  public:
@@ -31,6 +34,15 @@ class KernelContext {
   // Scratch memory for the duration of this node (im2col, packed panels, ...).
   virtual void* scratch(size_t bytes) = 0;
 
+  // The session's configuration in effect for this run (SIMD level, cache blocking, ...).
+  const SessionConfig& config() const { return *config_; }
+  // Intra-op worker pool; null means run single-threaded.
+  ThreadPool* pool() const { return pool_; }
+  void set_runtime(const SessionConfig* config, ThreadPool* pool) {
+    config_ = config;
+    pool_ = pool;
+  }
+
   // Throw with the node named, for data-dependent failures inside a kernel.
   [[noreturn]] void fail(const std::string& msg) const;
   [[noreturn]] void unsupported(const std::string& msg) const;
@@ -40,6 +52,14 @@ class KernelContext {
   std::vector<const Tensor*> inputs_;
   size_t num_outputs_ = 0;
   std::vector<bool> wanted_;
+  const SessionConfig* config_ = &default_config();
+  ThreadPool* pool_ = nullptr;
+
+ private:
+  static const SessionConfig& default_config() {
+    static const SessionConfig c;
+    return c;
+  }
 };
 
 class OpKernel {

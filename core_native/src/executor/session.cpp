@@ -395,6 +395,7 @@ std::map<std::string, TensorPtr> Session::execute(const std::map<std::string, Te
   const Graph& g = *graph_;
   std::vector<TensorPtr> values = fresh_values(inputs);
   NodeContext ctx(tracker_, is_output_);
+  ctx.set_runtime(&config_, nullptr);
   ctx.enforce_budget(budget);
   std::vector<int64_t> scratch(g.nodes.size(), 0);
   ctx.measure_scratch_into(&scratch);
@@ -490,6 +491,7 @@ std::map<std::string, TensorPtr> Session::execute_layer(int layer) {
     throw ExecutionError("layers run in order: the next layer is " + std::to_string(step_next_layer_) +
                          ", not " + std::to_string(layer));
   NodeContext ctx(tracker_, is_output_);
+  ctx.set_runtime(&config_, nullptr);
   current_layer_.store(layer);
   for (int ni : g.layers[layer].nodes) {
     const Node& node = g.nodes[ni];
