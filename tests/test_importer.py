@@ -571,3 +571,29 @@ def test_tqdm_progress_callback(tmp_path, capsys):
     importer.import_onnx(os.path.join(LIGHT, "light_squeezenet.onnx"), tmp_path / "sq",
                          progress=bar)
     assert "import" in capsys.readouterr().err
+
+
+def test_damaged_files_only_raise_model_error(tmp_path):
+    # Random truncations and byte flips: the importer must answer with ModelError (or import
+    # a still-valid model), never a raw DecodeError/KeyError/UnicodeError, and never write a
+    # runaway weights file from a damaged shape.
+    import random
+
+    rng = random.Random(1234)
+    sources = [Path(LIGHT, "light_squeezenet.onnx").read_bytes(),
+               Path(ONNX_DATA, "pytorch-converted", "test_Conv2d", "model.onnx").read_bytes()]
+    for i in range(150):
+        raw = bytearray(rng.choice(sources))
+        if i % 3 == 0:
+            raw = raw[: rng.randrange(len(raw))]
+        else:
+            for _ in range(1 if i % 3 == 1 else 20):
+                raw[rng.randrange(len(raw))] = rng.randrange(256)
+        (tmp_path / "d.onnx").write_bytes(bytes(raw))
+        out = tmp_path / f"out{i}"
+        try:
+            importer.import_onnx(tmp_path / "d.onnx", out)
+        except ModelError:
+            assert not out.exists()
+            continue
+        assert (out / "weights.bin").stat().st_size < 64 << 20

@@ -11,7 +11,8 @@ from typing import Callable, List, Optional
 
 import numpy as np
 
-from .constants import STRING, Constant, constant_from_tensor_proto, contiguous, dtype_code
+from .constants import (STRING, Constant, constant_from_tensor_proto, contiguous, dtype_code,
+                        np_dtype)
 from .fold_ops import FAST_OPS, Fallback
 from .ir import Graph, Node
 from .shapes import static_shape
@@ -24,6 +25,50 @@ NOT_FOLDABLE = frozenset({
     "ConcatFromSequence", "SequenceMap", "Optional", "OptionalGetElement",
     "OptionalHasElement",
 })
+
+
+# A folded tensor is written to weights.bin. Past this size folding is more likely reading a
+# damaged shape than making a real weight (VGG-19's largest, fc6, is 392 MiB): keep the node.
+MAX_FOLDED_BYTES = 2 << 30
+
+
+def _prod(dims) -> int:
+    n = 1
+    for d in dims:
+        n *= int(d)
+    return n
+
+
+def _too_big(g: Graph, node: Node, inputs) -> bool:
+    """Would evaluating `node` create an output over MAX_FOLDED_BYTES? Checked before running
+    it, so a bogus shape never gets the chance to allocate (or write) hundreds of GB."""
+    try:
+        for o in node.outputs:
+            dtype, shape = g.inferred.get(o, (0, None)) if o else (0, None)
+            if shape and all(isinstance(d, int) and d >= 0 for d in shape):
+                itemsize = np_dtype(dtype).itemsize if dtype else 8
+                if _prod(shape) * itemsize > MAX_FOLDED_BYTES:
+                    return True
+        op = node.op_type
+        if op == "ConstantOfShape":
+            n, itemsize = _prod(inputs[0].reshape(-1)), 4
+            for a in node.proto.attribute:
+                if a.name == "value":
+                    itemsize = np_dtype(a.t.data_type).itemsize
+        elif op == "Expand":
+            n = _prod(np.broadcast_shapes(inputs[0].shape, tuple(inputs[1].reshape(-1))))
+            itemsize = inputs[0].itemsize
+        elif op == "Tile":
+            n, itemsize = inputs[0].size * _prod(inputs[1].reshape(-1)), inputs[0].itemsize
+        elif op == "Range":
+            start, limit, delta = (float(np.asarray(v).reshape(())) for v in inputs[:3])
+            n = int(abs((limit - start) / delta)) if delta else 0
+            itemsize = inputs[0].itemsize
+        else:
+            return False
+        return n * itemsize > MAX_FOLDED_BYTES
+    except Exception:
+        return False  # evaluation itself will fail and keep the node
 
 
 def _attrs(node: Node) -> dict:
@@ -142,10 +187,12 @@ def _try_fold(g: Graph, node: Node, base_dir: str) -> Optional[dict]:
             raise
         except Exception:
             return None
+    if _too_big(g, node, inputs):
+        return None
     try:
         results = _evaluate(node, inputs, g.opset)
-    except (MemoryError, KeyboardInterrupt):
+    except KeyboardInterrupt:
         raise
-    except Exception:
+    except Exception:  # MemoryError included: an unfoldable node is simply kept
         return None
     return _as_constants(node, results)

@@ -58,6 +58,16 @@ def encode_attr(attr) -> dict:
     return {"type": "unsupported", "onnx_type": A.AttributeType.Name(t)}
 
 
+def _encode_checked(node, attr) -> dict:
+    try:
+        return encode_attr(attr)
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as e:
+        raise ModelError(f"attribute '{attr.name}' of node '{node.name}' ({node.op_type}) "
+                         f"cannot be decoded ({e}); the model file is damaged") from None
+
+
 def build(g: Graph, layers: List[Layer], placements: Dict[str, Placement],
           source_sha256: str) -> dict:
     node_layer = {}
@@ -88,7 +98,7 @@ def build(g: Graph, layers: List[Layer], placements: Dict[str, Placement],
         nodes.append({
             "name": n.name, "op_type": n.op_type, "inputs": list(n.inputs),
             "outputs": list(n.outputs), "layer": node_layer[i],
-            "attrs": {a.name: encode_attr(a) for a in n.proto.attribute},
+            "attrs": {a.name: _encode_checked(n, a) for a in n.proto.attribute},
         })
     for name in g.outputs:
         declare(name)

@@ -124,6 +124,34 @@ def _node_names(nodes) -> List[str]:
 def graph_from_model(model, base_dir: str) -> Graph:
     """Build the working Graph. Initializers (also when listed as graph inputs, the pre-IR-4
     convention) become constants; external data is located and size-checked now, read later."""
+    try:
+        g = _graph_from_model(model, base_dir)
+        _check_text(g)
+    except UnicodeDecodeError:
+        raise _not_text() from None
+    return g
+
+
+def _not_text() -> ModelError:
+    return ModelError("not an ONNX model: it contains names that are not valid UTF-8 text "
+                      "(the file is damaged)")
+
+
+def _check_text(g: Graph) -> None:
+    """A damaged file can decode into names that are bytes, not text; they must not reach
+    graph.json (or the core) as such."""
+    names = [g.name, g.producer, *g.inputs, *g.outputs, *g.constants]
+    for n in g.nodes:
+        names += [n.name, n.op_type, *n.inputs, *n.outputs, *n.implicit_inputs]
+        names += [a.name for a in n.proto.attribute]
+    for name, (_, shape) in g.declared.items():
+        names.append(name)
+        names += [d for d in shape or () if not isinstance(d, int)]
+    if not all(isinstance(x, str) for x in names):
+        raise _not_text()
+
+
+def _graph_from_model(model, base_dir: str) -> Graph:
     gp = model.graph
     constants: Dict[str, Constant] = {}
     for t in gp.initializer:

@@ -72,7 +72,8 @@ def infer(g: Graph) -> Dict[str, TypeInfo]:
                 warnings.simplefilter("ignore")
                 inferred = shape_inference.infer_shapes(model, strict_mode=False,
                                                         data_prop=data_prop)
-            return type_infos(inferred.graph)
+            return {k: v for k, v in type_infos(inferred.graph).items()
+                    if isinstance(k, str) and all(isinstance(d, (int, str)) for d in v[1] or ())}
         except (MemoryError, KeyboardInterrupt):
             raise
         except Exception:

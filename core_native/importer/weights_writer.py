@@ -6,6 +6,7 @@ one chunk plus whatever the source model itself occupies.
 from __future__ import annotations
 
 import os
+import shutil
 import struct
 import zlib
 from typing import Callable, Dict, List, Optional, Tuple
@@ -44,11 +45,23 @@ class _Writer:
         return self.write(_ZEROS[:n], crc) if n else crc
 
 
+def _check_disk_space(directory: str, need: int) -> None:
+    try:
+        free = shutil.disk_usage(directory).free
+    except OSError:
+        return
+    if need + (16 << 20) > free:
+        raise ModelError(
+            f"not enough disk space in {directory}: the weights need {need / 2**20:.1f} MiB, "
+            f"{free / 2**20:.1f} MiB are free")
+
+
 def write_weights(path: str, layers: List[List[Tuple[str, Constant]]],
                   progress: Optional[Callable[[int, int, str], None]] = None,
                   layer_names: Optional[List[str]] = None) -> Dict[str, Placement]:
     """layers[i] = that layer's constants in order. Returns where each constant landed."""
     total = sum(c.nbytes for consts in layers for _, c in consts)
+    _check_disk_space(os.path.dirname(os.path.abspath(path)), total)
     placements: Dict[str, Placement] = {}
     index: List[Tuple[int, int, int]] = []
     with open(path, "wb") as f:
@@ -65,11 +78,17 @@ def write_weights(path: str, layers: List[List[Tuple[str, Constant]]],
                         f"imported")
                 crc = w.pad(crc)  # tensors inside a blob are 64-aligned too
                 offset, expect = w.pos, c.nbytes
-                for chunk in c.iter_bytes():
-                    crc = w.write(chunk, crc)
-                    w.done += len(chunk)
-                    if progress:
-                        progress(w.done, total, f"writing weights: {label}")
+                try:
+                    for chunk in c.iter_bytes():
+                        crc = w.write(chunk, crc)
+                        w.done += len(chunk)
+                        if progress:
+                            progress(w.done, total, f"writing weights: {label}")
+                except (ModelError, OSError, MemoryError, KeyboardInterrupt):
+                    raise
+                except Exception as e:  # a malformed TensorProto payload
+                    raise ModelError(f"constant '{name}' cannot be decoded ({e}); the model "
+                                     f"file is damaged") from None
                 written = w.pos - offset
                 c.release()
                 if written != expect:
