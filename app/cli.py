@@ -1,4 +1,5 @@
-"""Command line: `tinyai-workbench [demo|run|import] ...` (headless until the GUI lands)."""
+"""Command line: `tinyai-workbench` opens the workbench on the demo model; `gui`, `demo`, `run`
+and `import` subcommands."""
 from __future__ import annotations
 
 import argparse
@@ -111,9 +112,25 @@ def cmd_import(args) -> int:
     return 0
 
 
+def cmd_gui(args) -> int:
+    from tinyai_workbench.app.gui import run_gui
+
+    if args.model and args.demo:
+        print("error: give a model or --demo, not both", file=sys.stderr)
+        return 2
+    return run_gui(model=args.model, preset=args.preset, run_seconds=args.run_seconds, screenshot=args.screenshot)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tinyai-workbench", description=__doc__)
     sub = p.add_subparsers(dest="command")
+    g = sub.add_parser("gui", help="open the workbench window (the default command)")
+    g.add_argument("model", nargs="?", help="an .onnx file or converted model directory (default: the demo model)")
+    g.add_argument("--demo", action="store_true", help="open the built-in demo model")
+    g.add_argument("--preset", help="a preset .toml file to start with")
+    g.add_argument("--run-seconds", type=float, default=None,
+                   help="headless check: run continuously this long, then print ui_max_stall_ms and plot_fps and exit")
+    g.add_argument("--screenshot", help="with --run-seconds: save a screenshot of the window here")
 
     def common(sp):
         sp.add_argument("--repeat", type=int, default=1, help="number of timed runs (default 1)")
@@ -135,11 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    command = args.command or "demo"
+    command = args.command or "gui"
     if args.command is None:
-        args = build_parser().parse_args(["demo"])
+        args = build_parser().parse_args(["gui"])
     try:
-        return {"demo": cmd_demo, "run": cmd_run, "import": cmd_import}[command](args)
+        return {"gui": cmd_gui, "demo": cmd_demo, "run": cmd_run, "import": cmd_import}[command](args)
     except tw.TinyAIError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -1,0 +1,85 @@
+"""Starting the workbench: the interactive window, or the headless demo/check mode
+(`--run-seconds N --screenshot FILE.png`), which runs the model continuously, saves a
+screenshot and prints `ui_max_stall_ms=` and `plot_fps=` as its last two lines."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Optional
+
+
+def _ensure_platform(headless: bool) -> None:
+    has_display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or sys.platform in ("win32", "darwin")
+    if headless and not has_display:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def run_gui(model: Optional[str] = None, preset: Optional[str] = None, run_seconds: Optional[float] = None,
+            screenshot: Optional[str] = None) -> int:
+    """Open the workbench on `model` (None: the built-in demo). With `run_seconds`, run the
+    model continuously for that long after it loads, save `screenshot`, print the
+    measurements and exit."""
+    headless = run_seconds is not None
+    _ensure_platform(headless)
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from .main_window import MainWindow
+    from .stall_monitor import StallMonitor
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("tinyai-workbench")
+    app.setOrganizationName("tinyai-workbench")
+    errors = []
+
+    def report(title, message):
+        errors.append(f"{title}: {message}")
+        print(f"error: {title}: {message}", file=sys.stderr)
+
+    # Headless runs use a fixed, known window size so screenshots and measurements compare.
+    window = MainWindow(show_error=report if headless else None, restore_state=not headless)
+    if preset and not window.load_preset_file(preset) and headless:
+        return 2
+    window.show()
+    window.open_model(model)
+    if not headless:
+        return app.exec()
+
+    monitor = StallMonitor(parent=window)
+    state = {"t0": None, "paints0": 0, "updates0": 0}
+
+    def started(*_):
+        state["t0"] = time.perf_counter()
+        state["paints0"], state["updates0"] = window.paints.count, window.plot_updates
+        monitor.start()
+        window.controller.run_continuous()
+        QTimer.singleShot(int(run_seconds * 1000), finish)
+
+    def finish():
+        elapsed = time.perf_counter() - state["t0"]
+        monitor.stop()
+        paints = window.paints.count - state["paints0"]
+        updates = window.plot_updates - state["updates0"]
+        window.controller.stop()
+        if screenshot:
+            window.grab().save(screenshot)
+        state.update(elapsed=elapsed, paints=paints, updates=updates)
+        window.close()
+        app.quit()
+
+    window.controller.modelLoaded.connect(started)
+    window.controller.failed.connect(lambda *_: app.quit() if state["t0"] is None else None)
+    app.exec()
+    if state["t0"] is None or "elapsed" not in state:
+        return 2
+    s = window.recorder.latency_history
+    lat = [x[1] for x in s]
+    print(f"model={window.controller.model.name if window.controller.model else 'n/a'} runs={len(lat)} "
+          f"median_latency_ms={sorted(lat)[len(lat) // 2] * 1e3 if lat else float('nan'):.1f} "
+          f"plot_updates_per_s={state['updates'] / state['elapsed']:.1f} seconds={state['elapsed']:.1f}")
+    if screenshot:
+        print(f"screenshot={screenshot}")
+    print(f"ui_max_stall_ms={monitor.max_stall_ms:.2f}")
+    print(f"plot_fps={state['paints'] / state['elapsed']:.2f}")
+    return 1 if errors else 0
