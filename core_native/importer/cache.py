@@ -10,10 +10,13 @@ parsing the model (or even importing onnx).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import List, Optional
 
@@ -69,16 +72,18 @@ def _read_sources(path: Path) -> Optional[List[str]]:
 def _write_sources(path: Path, files: List[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump({"external_data": files}, f)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump({"external_data": files}, f)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _sweep_stale_staging(models: Path, max_age_s: float = 24 * 3600) -> None:
     """Remove staging dirs left by imports that crashed (never ones young enough to be live)."""
-    import shutil
-    import time
-
     try:
         entries = list(models.iterdir())
     except OSError:
@@ -124,6 +129,8 @@ def cached_import(src, progress: Optional[ProgressFn] = None) -> Path:
             raise ModelError(f"external data file '{loc}' not found; looked for {path}")
     out = root / "models" / _cache_key(onnx_sha, src_dir, data_files)
     if not is_valid_model_dir(out, onnx_sha):
+        if out.exists():  # a damaged entry: the cache owns it, so it can simply go
+            shutil.rmtree(out, ignore_errors=True)
         convert_model(model, src, out, progress, source_sha256=onnx_sha)
     elif progress:
         progress(0, 0, "done")

@@ -48,14 +48,20 @@ def encode_attr(attr) -> dict:
     if t == A.TENSOR:
         arr = contiguous(numpy_helper.to_array(attr.t))
         if arr.dtype == object:
-            return {"type": "unsupported", "onnx_type": "STRING_TENSOR"}
+            return _unrepresentable("STRING_TENSOR")
         arr = arr.astype(arr.dtype.newbyteorder("<"), copy=False)
         return {"type": "tensor", "dtype": int(attr.t.data_type), "shape": list(arr.shape),
                 "data_b64": base64.b64encode(arr.tobytes()).decode("ascii")}
     if t in (A.GRAPH, A.GRAPHS):
         # Control flow is not executed by the core; it reports the node as unsupported.
         return {"type": "graph"}
-    return {"type": "unsupported", "onnx_type": A.AttributeType.Name(t)}
+    return _unrepresentable(A.AttributeType.Name(t))
+
+
+def _unrepresentable(onnx_type: str) -> dict:
+    # Sparse tensors, type protos, string tensors: no op the core implements takes them, so
+    # they travel like subgraphs (readers skip "graph" attrs and the op reports unsupported).
+    return {"type": "graph", "onnx_type": onnx_type}
 
 
 def _encode_checked(node, attr) -> dict:
