@@ -9,7 +9,6 @@ from __future__ import annotations
 import warnings
 from typing import Dict
 
-import numpy as np
 
 from .constants import contiguous
 from .ir import Graph, TypeInfo
