@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 from typing import Dict, List
 
-
 from ..errors import ModelError
 from .ir import Graph
 from .layers import Layer

@@ -9,7 +9,6 @@ from __future__ import annotations
 import warnings
 from typing import Dict
 
-
 from .constants import contiguous
 from .ir import Graph, TypeInfo
 from .onnx_loading import type_infos
