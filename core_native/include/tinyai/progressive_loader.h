@@ -2,6 +2,21 @@
 // into a weight cache bounded by max_memory_usage, prefetching `prefetch_window` layers ahead
 // of execution and evicting the unpinned layer whose next use is furthest away (lower
 // priority first). TinyAI states and priorities.
+//
+// Cache units. A layer is normally one unit: its whole blob, read as one sequential range and
+// checked against the file's CRC. A layer larger than the budget can be split into pieces
+// (set_layer_pieces): each piece is then its own unit, checked against a per-piece CRC derived
+// once from a streamed pass over the whole blob (itself checked against the file's CRC). The
+// executor streams such a layer with acquire_piece/release_piece. Prefetch windows, next-use
+// distances and hit counts are counted in units.
+//
+// I/O. Ranges are read in page-aligned slices with explicit read-ahead of the next slice (so
+// the CRC overlaps the disk) and dropped from the page cache as they are copied: the tracked
+// buffer is the only lasting copy of resident weights (see src/loader/range_reader.h).
+//
+// Threads. acquire/release/load_layer come from the executor thread; stats() may be called
+// from any thread at any time and never waits for I/O (the lock is never held during a read);
+// set_config/set_execution_order/set_layer_pieces belong between runs.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -30,6 +45,24 @@ struct LoaderStats {
   std::vector<double> layer_load_seconds;  // last load time per layer (0 = never loaded)
   std::vector<int64_t> layer_hits;
   std::vector<int64_t> layer_misses;
+
+  // Added by the implementation.
+  int64_t budget_bytes = 0;         // max_memory_usage in effect (0 = unlimited)
+  int64_t prefetch_loads = 0;       // reads started by the prefetcher
+  int64_t demand_loads = 0;         // reads started because a caller waited for them
+  int64_t wasted_prefetches = 0;    // prefetched units evicted before anyone used them
+  int64_t load_errors = 0;          // reads or budget checks that ended in status Error
+  int64_t verify_bytes_read = 0;    // part of bytes_read spent deriving per-piece CRCs
+  double io_busy_seconds = 0.0;     // time the I/O thread spent reading (incl. throttling)
+  int64_t position = -1;            // current position in the unit sequence (-1: none yet)
+  int min_window = 0, max_window = 0;  // bounds of the adaptive window
+  int64_t tracker_weight_bytes = 0;       // MemCategory::Weight as the tracker counts it
+  int64_t tracker_weight_peak_bytes = 0;
+  std::string storage;                    // "disk" or "emulated <x> MB/s disk (throttled)"
+  std::vector<int> layer_status;           // LayerStatus per layer
+  std::vector<int> layer_priority;         // LayerPriority per layer
+  std::vector<int64_t> layer_bytes;        // blob size per layer
+  std::vector<int64_t> layer_resident_bytes;
 };
 
 class ProgressiveLoader {
@@ -45,15 +78,21 @@ class ProgressiveLoader {
 
   // The order in which one inference uses layers (a layer may appear more than once, e.g.
   // when a shared constant is read again later). Drives prefetch and furthest-next-use
-  // eviction. Position indices below refer to this sequence.
+  // eviction. Position indices below refer to this sequence. Until it is set the order is
+  // 0, 1, ..., num_layers-1. The sequence is cyclic: after its end, prefetch continues with
+  // the start of the next inference.
   void set_execution_order(const std::vector<int>& layer_sequence);
   void set_config(const ProgressiveLoaderConfig& config);  // safe between acquires
   void set_bandwidth_limit_mbps(double mbps);              // 0 = unthrottled
 
   // Blocks until `layer` is resident (reading it now if needed), pins it until release(),
   // and schedules prefetch of the next window after `position`. Throws ModelError if the
-  // layer cannot be loaded (corrupt blob, larger than the budget, I/O error) — the layer's
-  // status becomes Error and the loader stays usable.
+  // layer cannot be loaded (corrupt blob, I/O error) and BudgetError (minimum_bytes = what
+  // would fit it) if it is larger than the budget or the pinned/CRITICAL layers leave no
+  // room — the layer's status becomes Error and the loader stays usable; a later acquire
+  // retries. Returns null for a layer without weights. A position outside the sequence is
+  // taken modulo its length. The caller must drop the returned pointer before release():
+  // after release the loader may evict the layer and its bytes must really be freed.
   BufferPtr acquire(int layer, size_t position);
   void release(int layer);
 
@@ -66,6 +105,26 @@ class ProgressiveLoader {
 
   LoaderStats stats() const;
   void reset_stats();
+
+  // Added by the implementation.
+  // Names used in error messages (optional; defaults to "layer <i>").
+  void set_layer_names(const std::vector<std::string>& names);
+  // The error message of a layer in status Error ("" otherwise).
+  std::string layer_error(int layer) const;
+  // The next position of `layer` in the execution order after the current position
+  // (cyclic); for callers that do not track positions themselves. Throws if absent.
+  size_t next_position(int layer) const;
+
+  // Splits `layer` into pieces at the given byte offsets, relative to the start of its blob,
+  // strictly increasing inside (0, blob size); an empty list makes it one unit again. Drops
+  // the layer's resident bytes; throws std::logic_error while the layer is pinned.
+  void set_layer_pieces(int layer, const std::vector<uint64_t>& split_offsets);
+  size_t num_pieces(int layer) const;
+  // Byte range of a piece relative to the start of the layer's blob: {offset, nbytes}.
+  std::pair<uint64_t, uint64_t> piece_range(int layer, size_t piece) const;
+  // As acquire/release, for one piece of a layer (piece 0 of an unsplit layer is the layer).
+  BufferPtr acquire_piece(int layer, size_t piece, size_t position);
+  void release_piece(int layer, size_t piece);
 
  private:
   struct Impl;

@@ -1,0 +1,907 @@
+// Progressive loader: one background I/O thread, a byte-bounded weight cache, prefetch along
+// the known (cyclic) execution order, furthest-next-use eviction.
+//
+// Locking: one mutex guards all state; it is never held while reading or allocating a blob,
+// so stats() waits at most for a short bookkeeping section, never for I/O. The I/O thread
+// reserves a unit's bytes under the lock before it reads (resident_ counts loaded units plus
+// the read in flight), so the budget holds at every instant, not just between reads.
+#include "tinyai/progressive_loader.h"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <limits>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include "loader/range_reader.h"
+#include "tinyai/errors.h"
+
+namespace tinyai {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+
+constexpr int64_t kNeverUsed = std::numeric_limits<int64_t>::max();
+// The adaptive window grows up to this many units ahead (or the configured window, if larger):
+// beyond it a stall is a bandwidth limit, not a window that is too short.
+constexpr int kAdaptiveWindowCap = 16;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+std::string mib(uint64_t bytes) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%llu bytes (%.1f MiB)", static_cast<unsigned long long>(bytes),
+                static_cast<double>(bytes) / (1 << 20));
+  return buf;
+}
+
+std::string storage_label(double mbps) {
+  if (mbps <= 0) return "disk";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "emulated %g MB/s disk (throttled)", mbps);
+  return buf;
+}
+
+struct Unit {
+  uint64_t offset = 0;  // absolute file offset
+  uint64_t nbytes = 0;
+  uint32_t crc = 0;     // per-piece CRC of a split layer (valid once the layer is verified)
+  LayerStatus status = LayerStatus::Unloaded;
+  BufferPtr blob;
+  int pins = 0;
+  bool demand = false;           // a caller waits for this unit; it is in the demand queue
+  bool unused_prefetch = false;  // read by the prefetcher and not acquired since
+  double load_seconds = 0.0;
+  std::string error;
+  uint64_t error_minimum_bytes = 0;  // > 0: the error is a budget error
+  std::vector<int64_t> positions;    // ascending positions in the unit sequence
+};
+
+struct Layer {
+  LayerPriority priority = LayerPriority::Medium;
+  std::vector<Unit> units;  // one, or the pieces of a split layer
+  bool pieces_verified = true;  // per-piece CRCs known (an unsplit layer uses the file's CRC)
+  uint64_t generation = 0;      // bumped when the pieces change; stale reads are discarded
+  uint64_t blob_offset = 0, blob_nbytes = 0;
+  uint32_t blob_crc = 0;
+  int64_t hits = 0, misses = 0;
+};
+
+struct UnitRef {
+  int layer = -1;
+  int piece = 0;
+};
+
+struct Job {
+  UnitRef ref;
+  uint64_t generation = 0;
+  uint64_t offset = 0, nbytes = 0;
+  bool prefetch = false;
+  bool whole_blob = false;  // unsplit layer: checked against the file's CRC of the blob
+  uint32_t crc = 0;         // expected CRC of a verified piece
+  // Non-empty: the layer's pieces ({offset, nbytes}) have no CRCs yet; derive them first by
+  // streaming the whole blob through the buffer and checking it against the file's CRC.
+  std::vector<std::pair<uint64_t, uint64_t>> derive_pieces;
+  uint64_t blob_offset = 0, blob_nbytes = 0;
+  uint32_t blob_crc = 0;
+};
+
+struct JobResult {
+  BufferPtr buf;  // null on failure
+  std::string error;
+  std::vector<uint32_t> piece_crcs;
+  uint64_t bytes_read = 0, verify_bytes = 0;
+  double seconds = 0.0;
+};
+
+// Distance from `position` to the next use at one of `positions` in a cyclic sequence of
+// `length`: in [1, length], or kNeverUsed. position -1 means "before the first".
+int64_t cyclic_distance(const std::vector<int64_t>& positions, int64_t length, int64_t position) {
+  if (positions.empty()) return kNeverUsed;
+  auto it = std::upper_bound(positions.begin(), positions.end(), position);
+  return it != positions.end() ? *it - position : positions.front() + length - position;
+}
+}  // namespace
+
+struct ProgressiveLoader::Impl {
+  std::shared_ptr<WeightsFile> file;
+  std::shared_ptr<MemoryTracker> tracker;
+  RangeReader reader;
+
+  mutable std::mutex mu;
+  std::condition_variable io_cv;    // wakes the I/O thread: work may be available
+  std::condition_variable done_cv;  // wakes callers: a read finished
+  std::thread io;
+  bool stop = false;
+
+  ProgressiveLoaderConfig cfg;
+  double bandwidth_mbps = 0.0;
+  std::vector<Layer> layers;
+  std::vector<std::string> names;
+
+  std::vector<int> order;                   // layer sequence of one inference
+  std::vector<int64_t> order_unit_start;    // layer position -> first unit position
+  std::vector<UnitRef> units_seq;           // unit sequence (layers expanded to pieces)
+  std::vector<int64_t> unit_pos_to_layer_pos;
+  int64_t cur = -1;                         // unit position of the last acquire
+
+  int window = 0;
+  bool pressure = false;        // the prefetcher ran out of room since the last acquire
+  bool shrunk = false;          // the window shrank since the last acquire
+  std::deque<UnitRef> demand_q;
+  int64_t resident = 0;         // loaded units + the read in flight
+
+  // Statistics.
+  int64_t hits = 0, misses = 0, bytes_read = 0, verify_bytes = 0, evictions = 0;
+  int64_t peak_resident = 0, prefetch_loads = 0, demand_loads = 0, wasted_prefetches = 0;
+  int64_t load_errors = 0;
+  double stall_seconds = 0.0, io_busy_seconds = 0.0;
+
+  Impl(std::shared_ptr<WeightsFile> f, std::shared_ptr<MemoryTracker> t,
+       const ProgressiveLoaderConfig& c)
+      : file(std::move(f)), tracker(std::move(t)), reader(file->path()), cfg(c) {
+    layers.resize(file->num_layers());
+    for (size_t l = 0; l < layers.size(); ++l) {
+      const WeightBlob& b = file->blob(l);
+      Layer& L = layers[l];
+      L.blob_offset = b.offset;
+      L.blob_nbytes = b.nbytes;
+      L.blob_crc = b.crc32;
+      L.units.resize(1);
+      L.units[0].offset = b.offset;
+      L.units[0].nbytes = b.nbytes;
+      order.push_back(static_cast<int>(l));
+    }
+    rebuild_sequence();
+    reset_window();
+    io = std::thread([this] { io_loop(); });
+  }
+
+  ~Impl() {
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      stop = true;
+    }
+    io_cv.notify_all();
+    done_cv.notify_all();
+    if (io.joinable()) io.join();
+  }
+
+  // ---- helpers (all called with `mu` held) ------------------------------------------------
+
+  void check_layer(int layer) const {
+    if (layer < 0 || static_cast<size_t>(layer) >= layers.size())
+      throw std::out_of_range("layer index " + std::to_string(layer) + " is out of range (the "
+                              "weights file has " + std::to_string(layers.size()) + " layers)");
+  }
+
+  void check_piece(int layer, size_t piece) const {
+    check_layer(layer);
+    if (piece >= layers[layer].units.size())
+      throw std::out_of_range("layer " + label(layer) + " has " +
+                              std::to_string(layers[layer].units.size()) + " piece(s), not " +
+                              std::to_string(piece + 1));
+  }
+
+  std::string label(int layer) const {
+    if (static_cast<size_t>(layer) < names.size() && !names[layer].empty())
+      return "'" + names[layer] + "'";
+    return std::to_string(layer);
+  }
+
+  std::string unit_label(UnitRef r) const {
+    const size_t n = layers[r.layer].units.size();
+    return "layer " + label(r.layer) +
+           (n > 1 ? " piece " + std::to_string(r.piece + 1) + "/" + std::to_string(n) : "");
+  }
+
+  uint64_t budget() const { return cfg.max_memory_usage; }
+
+  void rebuild_sequence() {
+    for (Layer& L : layers)
+      for (Unit& u : L.units) u.positions.clear();
+    units_seq.clear();
+    order_unit_start.clear();
+    unit_pos_to_layer_pos.clear();
+    for (size_t i = 0; i < order.size(); ++i) {
+      Layer& L = layers[order[i]];
+      order_unit_start.push_back(static_cast<int64_t>(units_seq.size()));
+      for (size_t p = 0; p < L.units.size(); ++p) {
+        L.units[p].positions.push_back(static_cast<int64_t>(units_seq.size()));
+        units_seq.push_back({order[i], static_cast<int>(p)});
+        unit_pos_to_layer_pos.push_back(static_cast<int64_t>(i));
+      }
+    }
+    cur = -1;
+  }
+
+  int64_t distance(const Unit& u) const {
+    return cyclic_distance(u.positions, static_cast<int64_t>(units_seq.size()), cur);
+  }
+
+  int min_window() const { return cfg.enable_adaptive_window ? 1 : cfg.prefetch_window; }
+  int max_window() const {
+    if (!cfg.enable_adaptive_window) return cfg.prefetch_window;
+    const int ahead = std::max<int>(1, static_cast<int>(units_seq.size()) - 1);
+    return std::max(cfg.prefetch_window, std::min(kAdaptiveWindowCap, ahead));
+  }
+  void reset_window() { window = std::max(0, cfg.prefetch_window); }
+  int effective_window() const { return cfg.enable_prefetch ? window : 0; }
+
+  // The prefetcher could hold only `fitted` units of the window: shrink to that (once per
+  // acquire interval, so one tight moment does not collapse the window).
+  void on_memory_pressure(int fitted) {
+    pressure = true;
+    if (!cfg.enable_adaptive_window || shrunk) return;
+    window = std::max(min_window(), std::min(window - 1, fitted));
+    shrunk = true;
+  }
+
+  void drop(Unit& u) {
+    resident -= static_cast<int64_t>(u.nbytes);
+    u.blob.reset();
+    u.status = LayerStatus::Unloaded;
+    u.unused_prefetch = false;
+  }
+
+  void evict(Unit& u) {
+    ++evictions;
+    if (u.unused_prefetch) {
+      ++wasted_prefetches;
+      on_memory_pressure(window - 1);
+    }
+    drop(u);
+  }
+
+  // Evicts until `need` more bytes fit the budget: lower priority first, then the unit whose
+  // next use is furthest away. Pinned units, CRITICAL layers and reads in flight stay. For a
+  // prefetch (target_distance >= 0) only units used later than the target and of no higher
+  // priority qualify: a prefetch never pushes out something needed sooner. Evicts nothing and
+  // returns false if even all candidates would not make room.
+  bool make_room(uint64_t need, int64_t target_distance, LayerPriority target_priority) {
+    const uint64_t cap = budget();
+    if (cap == 0 || static_cast<uint64_t>(resident) + need <= cap) return true;
+    struct Candidate {
+      int priority;
+      int64_t distance;
+      Unit* unit;
+    };
+    std::vector<Candidate> cands;
+    uint64_t freeable = 0;
+    for (Layer& L : layers) {
+      if (L.priority == LayerPriority::Critical) continue;
+      if (target_distance >= 0 && L.priority > target_priority) continue;
+      for (Unit& u : L.units) {
+        if (u.status != LayerStatus::Loaded || u.pins > 0 || u.nbytes == 0) continue;
+        const int64_t d = distance(u);
+        if (target_distance >= 0 && d <= target_distance) continue;
+        cands.push_back({static_cast<int>(L.priority), d, &u});
+        freeable += u.nbytes;
+      }
+    }
+    if (static_cast<uint64_t>(resident) - freeable + need > cap) return false;
+    std::stable_sort(cands.begin(), cands.end(), [](const Candidate& a, const Candidate& b) {
+      if (a.priority != b.priority) return a.priority < b.priority;
+      return a.distance > b.distance;
+    });
+    for (const Candidate& c : cands) {
+      if (static_cast<uint64_t>(resident) + need <= cap) break;
+      evict(*c.unit);
+    }
+    return true;
+  }
+
+  // Bytes no demand eviction can free: pins, CRITICAL layers, the read in flight.
+  uint64_t held_bytes() const {
+    uint64_t held = 0;
+    for (const Layer& L : layers)
+      for (const Unit& u : L.units)
+        if (u.status == LayerStatus::Loading ||
+            (u.status == LayerStatus::Loaded &&
+             (u.pins > 0 || L.priority == LayerPriority::Critical)))
+          held += u.nbytes;
+    return held;
+  }
+
+  void set_error(Unit& u, std::string msg, uint64_t minimum_bytes) {
+    u.status = LayerStatus::Error;
+    u.error = std::move(msg);
+    u.error_minimum_bytes = minimum_bytes;
+    ++load_errors;
+  }
+
+  // A unit larger than the whole budget can never load: say so, with the numbers.
+  bool reject_if_oversized(UnitRef r) {
+    Unit& u = layers[r.layer].units[r.piece];
+    if (budget() == 0 || u.nbytes <= budget()) return false;
+    set_error(u,
+              unit_label(r) + " needs " + mib(u.nbytes) +
+                  " but the weight budget (loader max_memory_usage) is " + mib(budget()) +
+                  "; raise the budget to at least " + mib(u.nbytes) +
+                  (layers[r.layer].units.size() > 1 ? " or split the layer into smaller pieces"
+                                                    : " or split the layer into pieces"),
+              u.nbytes);
+    return true;
+  }
+
+  void start_job(UnitRef r, bool prefetch, Job& job) {
+    Layer& L = layers[r.layer];
+    Unit& u = L.units[r.piece];
+    resident += static_cast<int64_t>(u.nbytes);
+    peak_resident = std::max(peak_resident, resident);
+    u.status = LayerStatus::Loading;
+    job = Job{};
+    job.ref = r;
+    job.generation = L.generation;
+    job.offset = u.offset;
+    job.nbytes = u.nbytes;
+    job.prefetch = prefetch;
+    job.whole_blob = L.units.size() == 1;
+    job.crc = u.crc;
+    if (!job.whole_blob && !L.pieces_verified)
+      for (const Unit& p : L.units) job.derive_pieces.emplace_back(p.offset, p.nbytes);
+    job.blob_offset = L.blob_offset;
+    job.blob_nbytes = L.blob_nbytes;
+    job.blob_crc = L.blob_crc;
+  }
+
+  // Next read for the I/O thread: waiting callers first, then the prefetch window in order.
+  bool pick_job(Job& job) {
+    while (!demand_q.empty()) {
+      const UnitRef r = demand_q.front();
+      demand_q.pop_front();
+      if (static_cast<size_t>(r.piece) >= layers[r.layer].units.size()) continue;
+      Unit& u = layers[r.layer].units[r.piece];
+      if (!u.demand) continue;
+      if (u.status == LayerStatus::Loading || u.status == LayerStatus::Loaded) {
+        u.demand = false;
+        done_cv.notify_all();
+        continue;
+      }
+      if (reject_if_oversized(r)) {
+        u.demand = false;
+        done_cv.notify_all();
+        continue;
+      }
+      if (!make_room(u.nbytes, -1, LayerPriority::Low)) {
+        const uint64_t held = held_bytes();
+        set_error(u,
+                  "cannot load " + unit_label(r) + " (" + mib(u.nbytes) +
+                      "): pinned and CRITICAL layers hold " + mib(held) + " of the " +
+                      mib(budget()) +
+                      " weight budget; release them, lower their priority or raise the "
+                      "budget to at least " + mib(held + u.nbytes),
+                  held + u.nbytes);
+        u.demand = false;
+        done_cv.notify_all();
+        continue;
+      }
+      start_job(r, false, job);
+      return true;
+    }
+    const int w = effective_window();
+    const int64_t n = static_cast<int64_t>(units_seq.size());
+    if (w <= 0 || n == 0) return false;
+    const int64_t ahead = std::min<int64_t>(w, n);
+    for (int64_t k = 1; k <= ahead; ++k) {
+      const UnitRef r = units_seq[static_cast<size_t>((cur + k) % n)];
+      const Layer& L = layers[r.layer];
+      const Unit& u = L.units[r.piece];
+      if (u.nbytes == 0 || u.status != LayerStatus::Unloaded) continue;
+      if (budget() && u.nbytes > budget()) continue;  // reported when someone asks for it
+      if (!make_room(u.nbytes, k, L.priority)) {
+        on_memory_pressure(static_cast<int>(k - 1));
+        return false;
+      }
+      start_job(r, true, job);
+      return true;
+    }
+    return false;
+  }
+
+  void finish_job(const Job& job, JobResult& r) {
+    bytes_read += static_cast<int64_t>(r.bytes_read);
+    verify_bytes += static_cast<int64_t>(r.verify_bytes);
+    io_busy_seconds += r.seconds;
+    (job.prefetch ? prefetch_loads : demand_loads) += 1;
+    Layer& L = layers[job.ref.layer];
+    if (L.generation != job.generation) {  // the layer was re-split while we read
+      resident -= static_cast<int64_t>(job.nbytes);
+      return;
+    }
+    if (!r.piece_crcs.empty()) {
+      for (size_t p = 0; p < L.units.size(); ++p) L.units[p].crc = r.piece_crcs[p];
+      L.pieces_verified = true;
+    }
+    Unit& u = L.units[job.ref.piece];
+    u.demand = false;
+    if (r.buf) {
+      u.status = LayerStatus::Loaded;
+      u.blob = std::move(r.buf);
+      u.load_seconds = r.seconds;
+      u.unused_prefetch = job.prefetch;
+      u.error.clear();
+      u.error_minimum_bytes = 0;
+    } else {
+      resident -= static_cast<int64_t>(job.nbytes);
+      const std::string who = static_cast<size_t>(job.ref.layer) < names.size()
+                                  ? unit_label(job.ref) + ": "
+                                  : std::string();
+      set_error(u, who + r.error, 0);
+    }
+  }
+
+  // ---- the I/O thread -------------------------------------------------------------------
+
+  [[noreturn]] void corrupted(const Job& job, const std::string& where) const {
+    throw ModelError("layer " + std::to_string(job.ref.layer) + " of '" + file->path() +
+                     "' is corrupted (checksum mismatch" + where + "); re-import the model");
+  }
+
+  // Streams the whole blob through `buf` to derive each piece's CRC; their combination must
+  // match the file's CRC of the blob.
+  std::vector<uint32_t> derive_piece_crcs(const Job& job, Buffer& buf, JobResult& r) {
+    std::vector<uint32_t> crcs;
+    uint32_t whole = 0;
+    const uint64_t chunk_cap = std::max<uint64_t>(1, buf.size());
+    for (const auto& piece : job.derive_pieces) {
+      uint32_t crc = 0;
+      for (uint64_t done = 0; done < piece.second;) {
+        const uint64_t n = std::min(chunk_cap, piece.second - done);
+        crc = reader.read(piece.first + done, n, buf.data(), crc);
+        done += n;
+      }
+      crcs.push_back(crc);
+      whole = crc32_combine(whole, crc, piece.second);
+    }
+    r.bytes_read += job.blob_nbytes;
+    r.verify_bytes += job.blob_nbytes;
+    if (whole != job.blob_crc) corrupted(job, "");
+    return crcs;
+  }
+
+  JobResult run_job(const Job& job) {
+    JobResult r;
+    const auto t0 = Clock::now();
+    try {
+      auto buf = std::make_shared<Buffer>(tracker, MemCategory::Weight, job.nbytes);
+      uint32_t want = job.whole_blob ? job.blob_crc : job.crc;
+      if (!job.derive_pieces.empty()) {
+        r.piece_crcs = derive_piece_crcs(job, *buf, r);
+        want = r.piece_crcs[static_cast<size_t>(job.ref.piece)];
+      }
+      if (reader.read(job.offset, job.nbytes, buf->data()) != want)
+        corrupted(job, job.whole_blob ? std::string()
+                                      : " in piece " + std::to_string(job.ref.piece + 1));
+      r.bytes_read += job.nbytes;
+      r.buf = std::move(buf);
+    } catch (const std::bad_alloc&) {
+      r.error = "cannot allocate " + mib(job.nbytes) + " for its weights (out of memory)";
+    } catch (const std::exception& e) {
+      r.error = e.what();
+    }
+    r.seconds = seconds_since(t0);
+    return r;
+  }
+
+  void io_loop() {
+    std::unique_lock<std::mutex> lk(mu);
+    while (!stop) {
+      Job job;
+      if (!pick_job(job)) {
+        io_cv.wait(lk);
+        continue;
+      }
+      lk.unlock();
+      const auto t0 = Clock::now();
+      JobResult r = run_job(job);
+      lk.lock();
+      // Emulated slow storage: the read took as long as the limit allows, not less.
+      if (bandwidth_mbps > 0 && r.bytes_read > 0) {
+        const double want = static_cast<double>(r.bytes_read) / (bandwidth_mbps * 1e6);
+        const auto until = t0 + std::chrono::duration_cast<Clock::duration>(
+                                    std::chrono::duration<double>(want));
+        io_cv.wait_until(lk, until, [this] { return stop; });
+        r.seconds = seconds_since(t0);
+      }
+      finish_job(job, r);
+      done_cv.notify_all();
+    }
+  }
+
+  // ---- caller side ----------------------------------------------------------------------
+
+  // Pins the unit and waits until it is resident. `layer_position` < 0: do not move the
+  // execution cursor (load_layer). `count`: acquire statistics and window adaptation.
+  BufferPtr acquire_unit(int layer, size_t piece, int64_t layer_position, bool count) {
+    std::unique_lock<std::mutex> lk(mu);
+    check_piece(layer, piece);
+    if (layer_position >= 0 && !order.empty()) {
+      size_t p = static_cast<size_t>(layer_position) % order.size();
+      if (order[p] != layer) {  // the caller's position disagrees with the order: trust layer
+        const int64_t np = next_layer_position(layer);
+        if (np >= 0) p = static_cast<size_t>(np);
+      }
+      cur = order_unit_start[p] + static_cast<int64_t>(piece);
+    }
+    Layer& L = layers[layer];
+    Unit& u = L.units[piece];
+    ++u.pins;  // before anything else: the prefetcher must not evict what we wait for
+    io_cv.notify_one();  // the window moved
+    if (u.nbytes == 0) return nullptr;
+    if (u.status == LayerStatus::Loaded) {
+      if (count) {
+        ++hits;
+        ++L.hits;
+        end_interval(false);
+      }
+      u.unused_prefetch = false;
+      return u.blob;
+    }
+    if (count) {
+      ++misses;
+      ++L.misses;
+    }
+    const auto t0 = Clock::now();
+    bool requested = false;
+    while (u.status != LayerStatus::Loaded) {
+      if (stop) {
+        --u.pins;
+        throw ModelError("the progressive loader is shutting down");
+      }
+      const bool failed = u.status == LayerStatus::Error && requested && !u.demand;
+      if (!failed && !u.demand && u.status != LayerStatus::Loading) {
+        if (reject_if_oversized({layer, static_cast<int>(piece)})) {
+          requested = true;
+          continue;  // -> failed
+        }
+        u.demand = true;
+        demand_q.push_back({layer, static_cast<int>(piece)});
+        requested = true;
+        io_cv.notify_one();
+      } else if (failed) {
+        --u.pins;
+        if (count) stall_seconds += seconds_since(t0);
+        if (u.error_minimum_bytes) throw BudgetError(u.error, u.error_minimum_bytes);
+        throw ModelError(u.error);
+      }
+      done_cv.wait(lk);
+    }
+    if (count) {
+      stall_seconds += seconds_since(t0);
+      end_interval(true);
+    }
+    u.unused_prefetch = false;
+    return u.blob;
+  }
+
+  // An acquire ends the interval the adaptive window looks at: a stall with no memory
+  // pressure means the window was too short to hide the read.
+  void end_interval(bool stalled) {
+    if (stalled && cfg.enable_adaptive_window && !pressure)
+      window = std::min(max_window(), window + 1);
+    pressure = false;
+    shrunk = false;
+  }
+
+  void release_unit(int layer, size_t piece) {
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      check_piece(layer, piece);
+      Unit& u = layers[layer].units[piece];
+      if (u.pins > 0) --u.pins;
+    }
+    io_cv.notify_one();  // a blocked prefetch may fit now
+  }
+
+  int64_t next_layer_position(int layer) const {
+    const int64_t n = static_cast<int64_t>(order.size());
+    const int64_t from = cur >= 0 ? unit_pos_to_layer_pos[static_cast<size_t>(cur)] : -1;
+    for (int64_t d = 1; d <= n; ++d) {
+      const int64_t p = ((from + d) % n + n) % n;
+      if (order[static_cast<size_t>(p)] == layer) return p;
+    }
+    return -1;
+  }
+
+  LayerStatus aggregate_status(const Layer& L) const {
+    bool any_loaded = false, all_loaded = true, any_loading = false;
+    for (const Unit& u : L.units) {
+      if (u.status == LayerStatus::Error) return LayerStatus::Error;
+      const bool loaded = u.status == LayerStatus::Loaded || u.nbytes == 0;
+      any_loaded |= loaded && u.nbytes > 0;
+      all_loaded &= loaded;
+      any_loading |= u.status == LayerStatus::Loading;
+    }
+    if (all_loaded) return LayerStatus::Loaded;
+    // A split layer partly resident is being streamed.
+    return any_loading || any_loaded ? LayerStatus::Loading : LayerStatus::Unloaded;
+  }
+};
+
+// ---- public API ---------------------------------------------------------------------------
+
+ProgressiveLoader::ProgressiveLoader(std::shared_ptr<WeightsFile> file,
+                                     std::shared_ptr<MemoryTracker> tracker,
+                                     ProgressiveLoaderConfig config) {
+  if (!file) throw std::invalid_argument("ProgressiveLoader needs a weights file");
+  if (config.prefetch_window < 0)
+    throw std::invalid_argument("prefetch_window must be >= 0, got " +
+                                std::to_string(config.prefetch_window));
+  impl_ = std::make_unique<Impl>(std::move(file), std::move(tracker), config);
+}
+
+ProgressiveLoader::~ProgressiveLoader() = default;
+
+size_t ProgressiveLoader::num_layers() const { return impl_->layers.size(); }
+
+void ProgressiveLoader::set_execution_order(const std::vector<int>& layer_sequence) {
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    for (int l : layer_sequence) impl_->check_layer(l);
+    impl_->order = layer_sequence;
+    impl_->rebuild_sequence();
+  }
+  impl_->io_cv.notify_one();
+}
+
+void ProgressiveLoader::set_config(const ProgressiveLoaderConfig& config) {
+  if (config.prefetch_window < 0)
+    throw std::invalid_argument("prefetch_window must be >= 0, got " +
+                                std::to_string(config.prefetch_window));
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    impl_->cfg = config;
+    impl_->reset_window();
+    impl_->make_room(0, -1, LayerPriority::Low);  // a smaller budget applies now
+  }
+  impl_->io_cv.notify_one();
+}
+
+void ProgressiveLoader::set_bandwidth_limit_mbps(double mbps) {
+  if (!(mbps >= 0.0))
+    throw std::invalid_argument("bandwidth limit must be >= 0 MB/s (0 = unthrottled)");
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  impl_->bandwidth_mbps = mbps;
+}
+
+BufferPtr ProgressiveLoader::acquire(int layer, size_t position) {
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    impl_->check_layer(layer);
+    if (impl_->layers[layer].units.size() > 1)
+      throw std::logic_error("layer " + impl_->label(layer) + " is split into " +
+                             std::to_string(impl_->layers[layer].units.size()) +
+                             " pieces; acquire them with acquire_piece");
+  }
+  return impl_->acquire_unit(layer, 0, static_cast<int64_t>(position), true);
+}
+
+void ProgressiveLoader::release(int layer) {
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    impl_->check_layer(layer);
+    for (Unit& u : impl_->layers[layer].units)
+      if (u.pins > 0) --u.pins;
+  }
+  impl_->io_cv.notify_one();
+}
+
+BufferPtr ProgressiveLoader::acquire_piece(int layer, size_t piece, size_t position) {
+  return impl_->acquire_unit(layer, piece, static_cast<int64_t>(position), true);
+}
+
+void ProgressiveLoader::release_piece(int layer, size_t piece) {
+  impl_->release_unit(layer, piece);
+}
+
+bool ProgressiveLoader::load_layer(int layer) {
+  size_t pieces;
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    impl_->check_layer(layer);
+    pieces = impl_->layers[layer].units.size();
+  }
+  size_t pinned = 0;
+  bool ok = true;
+  try {
+    for (; pinned < pieces; ++pinned) impl_->acquire_unit(layer, pinned, -1, false);
+  } catch (const std::exception&) {
+    ok = false;  // the status says Error and layer_error() says why
+  }
+  for (size_t p = 0; p < pinned; ++p) impl_->release_unit(layer, p);
+  return ok;
+}
+
+bool ProgressiveLoader::unload_layer(int layer) {
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  impl_->check_layer(layer);
+  Layer& L = impl_->layers[layer];
+  if (L.priority == LayerPriority::Critical) return false;
+  for (const Unit& u : L.units)
+    if (u.pins > 0 || u.status == LayerStatus::Loading || u.demand) return false;
+  for (Unit& u : L.units) {
+    if (u.status == LayerStatus::Loaded) impl_->drop(u);
+    u.status = LayerStatus::Unloaded;
+    u.error.clear();
+    u.error_minimum_bytes = 0;
+  }
+  return true;
+}
+
+LayerStatus ProgressiveLoader::layer_status(int layer) const {
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  impl_->check_layer(layer);
+  return impl_->aggregate_status(impl_->layers[layer]);
+}
+
+void ProgressiveLoader::set_layer_priority(int layer, LayerPriority priority) {
+  const int p = static_cast<int>(priority);
+  if (p < static_cast<int>(LayerPriority::Low) || p > static_cast<int>(LayerPriority::Critical))
+    throw std::invalid_argument("layer priority must be LOW, MEDIUM, HIGH or CRITICAL");
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    impl_->check_layer(layer);
+    impl_->layers[layer].priority = priority;
+  }
+  impl_->io_cv.notify_one();
+}
+
+LayerPriority ProgressiveLoader::layer_priority(int layer) const {
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  impl_->check_layer(layer);
+  return impl_->layers[layer].priority;
+}
+
+LoaderStats ProgressiveLoader::stats() const {
+  const MemorySnapshot mem =
+      impl_->tracker ? impl_->tracker->snapshot() : MemorySnapshot{};
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  const Impl& m = *impl_;
+  LoaderStats s;
+  s.hits = m.hits;
+  s.misses = m.misses;
+  s.stall_seconds = m.stall_seconds;
+  s.bytes_read = m.bytes_read;
+  s.evictions = m.evictions;
+  s.resident_bytes = m.resident;
+  s.peak_resident_bytes = m.peak_resident;
+  s.current_window = m.effective_window();
+  s.bandwidth_limit_mbps = m.bandwidth_mbps;
+  s.storage = storage_label(m.bandwidth_mbps);
+  s.budget_bytes = static_cast<int64_t>(m.budget());
+  s.prefetch_loads = m.prefetch_loads;
+  s.demand_loads = m.demand_loads;
+  s.wasted_prefetches = m.wasted_prefetches;
+  s.load_errors = m.load_errors;
+  s.verify_bytes_read = m.verify_bytes;
+  s.io_busy_seconds = m.io_busy_seconds;
+  s.position = m.cur;
+  s.min_window = m.cfg.enable_prefetch ? m.min_window() : 0;
+  s.max_window = m.cfg.enable_prefetch ? m.max_window() : 0;
+  s.tracker_weight_bytes = mem.current[static_cast<int>(MemCategory::Weight)];
+  s.tracker_weight_peak_bytes = mem.peak[static_cast<int>(MemCategory::Weight)];
+  const size_t n = m.layers.size();
+  s.layer_load_seconds.resize(n);
+  s.layer_hits.resize(n);
+  s.layer_misses.resize(n);
+  s.layer_status.resize(n);
+  s.layer_priority.resize(n);
+  s.layer_bytes.resize(n);
+  s.layer_resident_bytes.resize(n);
+  for (size_t l = 0; l < n; ++l) {
+    const Layer& L = m.layers[l];
+    double secs = 0.0;
+    int64_t res = 0;
+    for (const Unit& u : L.units) {
+      secs += u.load_seconds;
+      if (u.status == LayerStatus::Loaded) res += static_cast<int64_t>(u.nbytes);
+    }
+    s.layer_load_seconds[l] = secs;
+    s.layer_hits[l] = L.hits;
+    s.layer_misses[l] = L.misses;
+    s.layer_status[l] = static_cast<int>(m.aggregate_status(L));
+    s.layer_priority[l] = static_cast<int>(L.priority);
+    s.layer_bytes[l] = static_cast<int64_t>(L.blob_nbytes);
+    s.layer_resident_bytes[l] = res;
+  }
+  return s;
+}
+
+void ProgressiveLoader::reset_stats() {
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  Impl& m = *impl_;
+  m.hits = m.misses = m.bytes_read = m.verify_bytes = m.evictions = 0;
+  m.prefetch_loads = m.demand_loads = m.wasted_prefetches = m.load_errors = 0;
+  m.stall_seconds = m.io_busy_seconds = 0.0;
+  m.peak_resident = m.resident;
+  for (Layer& L : m.layers) {
+    L.hits = L.misses = 0;
+    for (Unit& u : L.units) u.load_seconds = 0.0;
+  }
+}
+
+void ProgressiveLoader::set_layer_names(const std::vector<std::string>& names) {
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  impl_->names = names;
+}
+
+std::string ProgressiveLoader::layer_error(int layer) const {
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  impl_->check_layer(layer);
+  for (const Unit& u : impl_->layers[layer].units)
+    if (u.status == LayerStatus::Error) return u.error;
+  return {};
+}
+
+size_t ProgressiveLoader::next_position(int layer) const {
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  impl_->check_layer(layer);
+  const int64_t p = impl_->next_layer_position(layer);
+  if (p < 0)
+    throw std::invalid_argument("layer " + impl_->label(layer) +
+                                " does not occur in the execution order");
+  return static_cast<size_t>(p);
+}
+
+void ProgressiveLoader::set_layer_pieces(int layer, const std::vector<uint64_t>& split_offsets) {
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    Impl& m = *impl_;
+    m.check_layer(layer);
+    Layer& L = m.layers[layer];
+    uint64_t prev = 0;
+    for (uint64_t off : split_offsets) {
+      if (off <= prev || off >= L.blob_nbytes)
+        throw std::invalid_argument(
+            "split offsets of layer " + m.label(layer) +
+            " must increase strictly inside (0, " + std::to_string(L.blob_nbytes) + ")");
+      prev = off;
+    }
+    std::vector<uint64_t> bounds{0};
+    bounds.insert(bounds.end(), split_offsets.begin(), split_offsets.end());
+    bounds.push_back(L.blob_nbytes);
+    bool same = bounds.size() - 1 == L.units.size();
+    for (size_t p = 0; same && p < L.units.size(); ++p)
+      same = L.units[p].offset == L.blob_offset + bounds[p] &&
+             L.units[p].nbytes == bounds[p + 1] - bounds[p];
+    if (same) return;
+    for (const Unit& u : L.units)
+      if (u.pins > 0 || u.demand)
+        throw std::logic_error("cannot split layer " + m.label(layer) +
+                               " while it is acquired; release it first");
+    for (Unit& u : L.units)
+      if (u.status == LayerStatus::Loaded) m.drop(u);  // a read in flight is dropped on finish
+    std::vector<Unit> units(bounds.size() - 1);
+    for (size_t p = 0; p < units.size(); ++p) {
+      units[p].offset = L.blob_offset + bounds[p];
+      units[p].nbytes = bounds[p + 1] - bounds[p];
+    }
+    L.units = std::move(units);
+    L.pieces_verified = L.units.size() == 1;
+    ++L.generation;
+    m.rebuild_sequence();
+  }
+  impl_->io_cv.notify_one();
+}
+
+size_t ProgressiveLoader::num_pieces(int layer) const {
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  impl_->check_layer(layer);
+  return impl_->layers[layer].units.size();
+}
+
+std::pair<uint64_t, uint64_t> ProgressiveLoader::piece_range(int layer, size_t piece) const {
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  impl_->check_piece(layer, piece);
+  const Layer& L = impl_->layers[layer];
+  return {L.units[piece].offset - L.blob_offset, L.units[piece].nbytes};
+}
+
+}  // namespace tinyai

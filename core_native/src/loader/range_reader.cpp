@@ -1,0 +1,110 @@
+#include "loader/range_reader.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "tinyai/errors.h"
+#include "tinyai/weights_file.h"
+
+namespace tinyai {
+
+namespace {
+constexpr uint64_t kPage = 4096;
+
+void advise(int fd, uint64_t offset, uint64_t nbytes, int advice) {
+  // Rounded out to whole pages: a page shared with a neighbouring blob is dropped too (it is
+  // clean; at worst it is read again), so no partial page lingers at blob boundaries.
+  const uint64_t begin = offset / kPage * kPage;
+  const uint64_t end = (offset + nbytes + kPage - 1) / kPage * kPage;
+  ::posix_fadvise(fd, static_cast<off_t>(begin), static_cast<off_t>(end - begin), advice);
+}
+
+// GF(2) 32x32 matrix helpers for crc32_combine (as in zlib).
+uint32_t gf2_times(const uint32_t* mat, uint32_t vec) {
+  uint32_t sum = 0;
+  for (; vec; vec >>= 1, ++mat)
+    if (vec & 1) sum ^= *mat;
+  return sum;
+}
+
+void gf2_square(uint32_t* square, const uint32_t* mat) {
+  for (int n = 0; n < 32; ++n) square[n] = gf2_times(mat, mat[n]);
+}
+}  // namespace
+
+uint64_t pread_full(int fd, void* dst, uint64_t nbytes, uint64_t offset) {
+  auto* p = static_cast<unsigned char*>(dst);
+  uint64_t done = 0;
+  while (done < nbytes) {
+    const ssize_t got = ::pread(fd, p + done, nbytes - done, static_cast<off_t>(offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    done += static_cast<uint64_t>(got);
+  }
+  return done;
+}
+
+uint32_t crc32_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b) {
+  if (len_b == 0) return crc_a;
+  uint32_t even[32], odd[32];
+  odd[0] = 0xEDB88320u;  // the operator for one zero bit
+  for (int n = 1; n < 32; ++n) odd[n] = 1u << (n - 1);
+  gf2_square(even, odd);  // two zero bits
+  gf2_square(odd, even);  // four zero bits
+  // Apply len_b zero bytes to crc_a, squaring the operator for each bit of the length.
+  do {
+    gf2_square(even, odd);
+    if (len_b & 1) crc_a = gf2_times(even, crc_a);
+    len_b >>= 1;
+    if (len_b == 0) break;
+    gf2_square(odd, even);
+    if (len_b & 1) crc_a = gf2_times(odd, crc_a);
+    len_b >>= 1;
+  } while (len_b != 0);
+  return crc_a ^ crc_b;
+}
+
+RangeReader::RangeReader(const std::string& path) : path_(path) {
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0)
+    throw ModelError("cannot open weights file '" + path + "': " + std::strerror(errno));
+  ::posix_fadvise(fd_, 0, 0, POSIX_FADV_RANDOM);  // we say what to read ahead, exactly
+}
+
+RangeReader::~RangeReader() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+uint32_t RangeReader::read(uint64_t offset, uint64_t nbytes, void* dst, uint32_t crc) const {
+  auto* out = static_cast<unsigned char*>(dst);
+  const uint64_t end = offset + nbytes;
+  // Slices end on page boundaries, so dropping one slice's pages never drops the next's.
+  auto slice_end = [end](uint64_t from) {
+    const uint64_t aligned = (from + kSliceBytes) / kPage * kPage;
+    return std::min(end, aligned > from ? aligned : from + kSliceBytes);
+  };
+  uint64_t pos = offset, stop = slice_end(pos);
+  if (nbytes > 0) advise(fd_, pos, stop - pos, POSIX_FADV_WILLNEED);
+  while (pos < end) {
+    const uint64_t next_stop = stop < end ? slice_end(stop) : end;
+    if (stop < end) advise(fd_, stop, next_stop - stop, POSIX_FADV_WILLNEED);
+    const uint64_t n = stop - pos;
+    errno = 0;
+    if (pread_full(fd_, out + (pos - offset), n, pos) != n)
+      throw ModelError("cannot read " + std::to_string(n) + " bytes at offset " +
+                       std::to_string(pos) + " of '" + path_ + "': " +
+                       (errno ? std::strerror(errno) : "unexpected end of file") +
+                       " (re-import the model)");
+    crc = crc32_update(crc, out + (pos - offset), n);
+    advise(fd_, pos, n, POSIX_FADV_DONTNEED);
+    pos = stop;
+    stop = next_stop;
+  }
+  return crc;
+}
+
+}  // namespace tinyai

@@ -1,0 +1,41 @@
+// Byte-range reads of the weights file for the progressive loader.
+//
+// A range is read sequentially in slices: the kernel is asked to fetch slice k+1
+// (POSIX_FADV_WILLNEED) while slice k is checksummed, so the CRC overlaps the disk; automatic
+// read-ahead is off (POSIX_FADV_RANDOM) and every slice is dropped from the page cache once
+// copied (rounded out to whole pages), so the page cache never holds more than about two
+// slices of weights and nothing beyond the range is fetched. The loader's tracked buffer is the
+// only lasting copy, and the memory budget means what it says.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace tinyai {
+
+class RangeReader {
+ public:
+  static constexpr uint64_t kSliceBytes = 8u << 20;
+
+  explicit RangeReader(const std::string& path);  // throws ModelError
+  ~RangeReader();
+  RangeReader(const RangeReader&) = delete;
+  RangeReader& operator=(const RangeReader&) = delete;
+
+  // Reads exactly `nbytes` at absolute `offset` into `dst` and returns the CRC-32 of those
+  // bytes continued from `crc` (crc32_update semantics); throws ModelError on I/O errors.
+  uint32_t read(uint64_t offset, uint64_t nbytes, void* dst, uint32_t crc = 0) const;
+
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+// pread until `nbytes` are in or the file ends; returns the bytes read (errno set on error).
+uint64_t pread_full(int fd, void* dst, uint64_t nbytes, uint64_t offset);
+
+// CRC-32 of A followed by B, from crc(A), crc(B) and B's length (zlib's crc32_combine).
+uint32_t crc32_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
+
+}  // namespace tinyai
