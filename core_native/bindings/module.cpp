@@ -14,6 +14,7 @@
 namespace py = pybind11;
 using namespace tinyai;
 
+void bind_loader(pybind11::module_& m);
 
 namespace {
 
@@ -305,4 +306,5 @@ PYBIND11_MODULE(_core, m) {
     return crc32_update(0, s.data(), s.size());
   });
 
+  bind_loader(m);
 }

@@ -1,0 +1,154 @@
+// pybind11 binding of the progressive loader (standalone use) and the storage probes the loader
+// benchmark uses. Type conversion only; the facade is core_native/loader.py.
+#include "loader_bindings.h"
+
+#include <pybind11/numpy.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+
+#include "loader/io_probe.h"
+#include "tinyai/weights_file.h"
+
+namespace py = pybind11;
+using namespace tinyai;
+
+py::dict loader_stats_dict(const LoaderStats& s) {
+  py::dict d;
+  d["hits"] = s.hits;
+  d["misses"] = s.misses;
+  d["stall_seconds"] = s.stall_seconds;
+  d["bytes_read"] = s.bytes_read;
+  d["verify_bytes_read"] = s.verify_bytes_read;
+  d["evictions"] = s.evictions;
+  d["resident_bytes"] = s.resident_bytes;
+  d["peak_resident_bytes"] = s.peak_resident_bytes;
+  d["budget_bytes"] = s.budget_bytes;
+  d["current_window"] = s.current_window;
+  d["min_window"] = s.min_window;
+  d["max_window"] = s.max_window;
+  d["position"] = s.position;
+  d["bandwidth_limit_mbps"] = s.bandwidth_limit_mbps;
+  d["storage"] = s.storage;
+  d["prefetch_loads"] = s.prefetch_loads;
+  d["demand_loads"] = s.demand_loads;
+  d["wasted_prefetches"] = s.wasted_prefetches;
+  d["load_errors"] = s.load_errors;
+  d["io_busy_seconds"] = s.io_busy_seconds;
+  d["tracker_weight_bytes"] = s.tracker_weight_bytes;
+  d["tracker_weight_peak_bytes"] = s.tracker_weight_peak_bytes;
+  d["layer_load_seconds"] = s.layer_load_seconds;
+  d["layer_hits"] = s.layer_hits;
+  d["layer_misses"] = s.layer_misses;
+  d["layer_status"] = s.layer_status;
+  d["layer_priority"] = s.layer_priority;
+  d["layer_bytes"] = s.layer_bytes;
+  d["layer_resident_bytes"] = s.layer_resident_bytes;
+  return d;
+}
+
+namespace {
+
+// A copy of a resident blob for Python (tests and inspection); the loader keeps its own.
+py::object blob_copy(const BufferPtr& buf) {
+  py::array_t<uint8_t> out(static_cast<py::ssize_t>(buf ? buf->size() : 0));
+  if (buf && buf->size()) std::memcpy(out.mutable_data(), buf->data(), buf->size());
+  return std::move(out);
+}
+
+py::dict probe_dict(const ReadProbe& r) {
+  py::dict d;
+  d["bytes"] = r.bytes;
+  d["seconds"] = r.seconds;
+  d["direct"] = r.direct;
+  d["mb_per_s"] = r.mb_per_s();
+  return d;
+}
+
+}  // namespace
+
+void bind_loader(py::module_& m) {
+  py::enum_<LayerStatus>(m, "LayerStatus")
+      .value("UNLOADED", LayerStatus::Unloaded)
+      .value("LOADING", LayerStatus::Loading)
+      .value("LOADED", LayerStatus::Loaded)
+      .value("ERROR", LayerStatus::Error);
+  py::enum_<LayerPriority>(m, "LayerPriority")
+      .value("LOW", LayerPriority::Low)
+      .value("MEDIUM", LayerPriority::Medium)
+      .value("HIGH", LayerPriority::High)
+      .value("CRITICAL", LayerPriority::Critical);
+
+  py::class_<ProgressiveLoader>(m, "ProgressiveLoader")
+      .def(py::init([](const std::string& weights_path, const ProgressiveLoaderConfig& cfg) {
+             auto file = std::make_shared<WeightsFile>(weights_path);
+             return std::make_unique<ProgressiveLoader>(file, std::make_shared<MemoryTracker>(),
+                                                        cfg);
+           }),
+           py::arg("weights_path"), py::arg("config"))
+      .def_property_readonly("num_layers", &ProgressiveLoader::num_layers)
+      .def("set_execution_order", &ProgressiveLoader::set_execution_order)
+      .def("set_config", &ProgressiveLoader::set_config)
+      .def("set_bandwidth_limit_mbps", &ProgressiveLoader::set_bandwidth_limit_mbps)
+      .def("set_layer_names", &ProgressiveLoader::set_layer_names)
+      .def("acquire",
+           [](ProgressiveLoader& l, int layer, py::object position, bool copy) -> py::object {
+             BufferPtr buf;
+             const size_t pos = position.is_none() ? l.next_position(layer)
+                                                   : position.cast<size_t>();
+             {
+               py::gil_scoped_release release;
+               buf = l.acquire(layer, pos);
+             }
+             if (!copy) return py::none();
+             return blob_copy(buf);
+           },
+           py::arg("layer"), py::arg("position") = py::none(), py::arg("copy") = false)
+      .def("release", &ProgressiveLoader::release, py::arg("layer"))
+      .def("acquire_piece",
+           [](ProgressiveLoader& l, int layer, size_t piece, py::object position,
+              bool copy) -> py::object {
+             BufferPtr buf;
+             const size_t pos = position.is_none() ? l.next_position(layer)
+                                                   : position.cast<size_t>();
+             {
+               py::gil_scoped_release release;
+               buf = l.acquire_piece(layer, piece, pos);
+             }
+             if (!copy) return py::none();
+             return blob_copy(buf);
+           },
+           py::arg("layer"), py::arg("piece"), py::arg("position") = py::none(),
+           py::arg("copy") = false)
+      .def("release_piece", &ProgressiveLoader::release_piece, py::arg("layer"),
+           py::arg("piece"))
+      .def("set_layer_pieces", &ProgressiveLoader::set_layer_pieces, py::arg("layer"),
+           py::arg("split_offsets"))
+      .def("num_pieces", &ProgressiveLoader::num_pieces, py::arg("layer"))
+      .def("piece_range", &ProgressiveLoader::piece_range, py::arg("layer"), py::arg("piece"))
+      .def("load_layer", &ProgressiveLoader::load_layer, py::arg("layer"),
+           py::call_guard<py::gil_scoped_release>())
+      .def("unload_layer", &ProgressiveLoader::unload_layer, py::arg("layer"))
+      .def("get_layer_status", &ProgressiveLoader::layer_status, py::arg("layer"))
+      .def("set_layer_priority", &ProgressiveLoader::set_layer_priority, py::arg("layer"),
+           py::arg("priority"))
+      .def("get_layer_priority", &ProgressiveLoader::layer_priority, py::arg("layer"))
+      .def("layer_error", &ProgressiveLoader::layer_error, py::arg("layer"))
+      .def("next_position", &ProgressiveLoader::next_position, py::arg("layer"))
+      .def("stats", [](const ProgressiveLoader& l) { return loader_stats_dict(l.stats()); })
+      .def("reset_stats", &ProgressiveLoader::reset_stats);
+
+  m.def("measure_sequential_read",
+        [](const std::string& path, bool direct, size_t block_bytes, uint64_t max_bytes) {
+          ReadProbe r;
+          {
+            py::gil_scoped_release release;
+            r = probe_sequential_read(path, direct, block_bytes, max_bytes);
+          }
+          return probe_dict(r);
+        },
+        py::arg("path"), py::arg("direct") = true, py::arg("block_bytes") = 8 << 20,
+        py::arg("max_bytes") = 0);
+  m.def("drop_page_cache", &drop_page_cache, py::arg("path"));
+  m.def("page_cache_bytes", &page_cache_bytes, py::arg("path"));
+}
