@@ -90,6 +90,10 @@ class EngineWorker(QObject):
         with self._lock:
             self._layer_edits.append((kind, layer, value))
 
+    def has_pending(self) -> bool:
+        with self._lock:
+            return self._pending is not None or bool(self._layer_edits)
+
     def request_stop(self) -> None:
         self._stop.set()
         self._sweep_cancel.set()
@@ -154,9 +158,9 @@ class EngineWorker(QObject):
     def refresh_estimate(self) -> None:
         if self.session is None:
             return
-        self._apply_pending()
         result = {"estimate": None, "plan": None, "error": None}
         try:
+            self._apply_pending()
             self.busy.set()
             result["estimate"] = self.features.memory_estimate(self.feeds)
             result["plan"] = self.features.execution_plan(self.feeds)
@@ -167,11 +171,12 @@ class EngineWorker(QObject):
         self.estimateReady.emit(result)
 
     def _run_one(self) -> bool:
-        self._apply_pending()
         self.run_threads.add(threading.get_ident())
-        self.busy.set()
         t0 = time.perf_counter()
         try:
+            self._apply_pending()
+            self.busy.set()
+            t0 = time.perf_counter()
             self.session.run(self.feeds)
         except tw.CancelledError:
             return False
@@ -213,11 +218,12 @@ class EngineWorker(QObject):
     def step(self) -> None:
         if self.session is None or not self.features.step:
             return
-        self._apply_pending()
         self.run_threads.add(threading.get_ident())
         layer = max(self.session.next_step_layer, 0)
-        self.busy.set()
         try:
+            if layer == 0:
+                self._apply_pending()  # settings change only between inferences
+            self.busy.set()
             self.session.execute_layer(layer, self.feeds if layer == 0 else None)
         except Exception as e:
             self.failed.emit("Step failed", _error_text(e))
@@ -237,7 +243,10 @@ class EngineWorker(QObject):
         self._sweep_cancel.clear()
         self._stop.clear()
         self.stateChanged.emit("sweeping")
-        self._apply_pending()
+        try:
+            self._apply_pending()
+        except Exception as e:
+            self.failed.emit("Invalid settings", _error_text(e))
         base = self._applied or Preset()
         results, cancelled = [], False
         for i, p in enumerate(points):
@@ -339,6 +348,9 @@ class EngineController(QObject):
 
     def _on_estimate_done(self, _result) -> None:
         self._estimate_queued = False
+        if self.worker.has_pending():  # settings moved while that estimate was computed
+            self._estimate_queued = True
+            self._requestEstimate.emit()
 
     # -- requests ---------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ class SizeSpin(QDoubleSpinBox):
     def __init__(self, maximum_mib: float = 65536.0):
         super().__init__()
         self.setRange(0.0, maximum_mib)
-        self.setDecimals(1)
+        self.setDecimals(2)
         self.setSuffix(" MiB")
         self.setSingleStep(8.0)
         self.setSpecialValueText("unlimited")
