@@ -21,6 +21,7 @@ from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 import tinyai_workbench as tw
 from tinyai_workbench.presets import Preset
 
+from .qt_compat import guard_singleton_refcounts
 from .engine_features import EngineFeatures, cpu_cache_hit_rate, loader_summary, status_name
 
 
@@ -309,6 +310,7 @@ class EngineController(QObject):
     _requestSweep = Signal(list)
 
     def __init__(self, parent=None):
+        guard_singleton_refcounts()
         super().__init__(parent)
         self.thread = QThread()
         self.thread.setObjectName("tinyai-engine")

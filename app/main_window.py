@@ -27,6 +27,7 @@ from tinyai_workbench.widgets.sweep_view import TRADEOFF_SWEEP, SweepView
 
 from .engine_controller import EngineController
 from .engine_features import simd_capabilities
+from .qt_compat import guard_singleton_refcounts
 from .recorder import StatsRecorder
 from .sweep import sweep_points
 
@@ -47,6 +48,7 @@ def settings_file() -> str:
 class MainWindow(QMainWindow):
     def __init__(self, controller: Optional[EngineController] = None, preset_store: Optional[PresetStore] = None,
                  show_error: Optional[Callable[[str, str], None]] = None, restore_state: bool = True):
+        guard_singleton_refcounts()
         super().__init__()
         self.controller = controller or EngineController(self)
         self.presets = preset_store or PresetStore()
