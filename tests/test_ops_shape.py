@@ -289,6 +289,15 @@ def test_gather(tmp_path, axis, indices):
     check(_single("Gather", x, consts={"i": indices}, axis=axis), {"x": x}, tmp_path)
 
 
+@pytest.mark.parametrize("dtype", [INT64, INT32, BOOL])
+def test_gather_family_on_integer_and_bool_data(tmp_path, dtype):
+    x = _ints(4, 5, lo=0, hi=2 if dtype == BOOL else 100).astype(dtype)
+    idx = np.array([[3, 0], [-1, 2]], INT64)
+    check(_single("Gather", x, consts={"i": idx}, axis=1), {"x": x}, tmp_path)
+    check(_single("GatherElements", x, consts={"i": idx}, axis=0), {"x": x}, tmp_path)
+    check(_single("GatherND", x, consts={"i": idx}), {"x": x}, tmp_path)
+
+
 def test_gather_runtime_indices_out_of_range_fails(tmp_path):
     x, i = _rand(4, 3), np.array([0, 4], INT64)
     m = make_model(_node("Gather", ["x", "i"]), {"x": x, "i": i}, {"y": FLOAT})
@@ -632,6 +641,22 @@ def test_resize_unsupported_variants(tmp_path, attrs):
     consts = {"roi": None, "scales": np.array([1, 1, 0.5, 0.5], FLOAT)}
     m = _single("Resize", RESIZE_X, opset=18, consts=consts, **attrs)
     check_unsupported(m, {"x": RESIZE_X}, tmp_path, "Resize")
+
+
+def test_old_tile_and_upsample_forms_are_unsupported(tmp_path):
+    x = _rand(2, 3)
+    m = make_model(_node("Tile", ["x", "tiles", "axis"]), {"x": x}, {"y": FLOAT}, opset=5,
+                   initializers={"tiles": np.array(2, INT64), "axis": np.array(1, INT64)})
+    check_unsupported(m, {"x": x}, tmp_path, "Tile")
+    x4 = _rand(1, 1, 2, 2)
+    m = _single("Upsample", x4, opset=6, height_scale=2.0, width_scale=2.0)
+    check_unsupported(m, {"x": x4}, tmp_path, "Upsample")
+
+
+def test_depth_to_space_unknown_mode_is_unsupported(tmp_path):
+    x = _rand(1, 4, 2, 2)
+    check_unsupported(_single("DepthToSpace", x, blocksize=2, mode="XYZ"), {"x": x}, tmp_path,
+                      "DepthToSpace")
 
 
 # ------------------------------------------------------------------- small multi-node graph
