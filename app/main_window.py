@@ -32,8 +32,10 @@ from .recorder import StatsRecorder
 from .sweep import sweep_points
 
 POLL_HZ = 30
-TABLE_EVERY = 5            # table and status bar refresh every 5th poll (6 Hz)
-CACHE_STATS_EVERY = 10     # cache_stats() every 10th poll (3 Hz)
+# The slower work runs at 5 Hz on different polls of a 6-poll cycle, so no frame does it all.
+CYCLE = 6
+PHASE_TABLE, PHASE_HEATMAP, PHASE_RATES, PHASE_CACHE = 0, 2, 4, 3
+CACHE_STATS_EVERY = 30     # cache_stats() once a second
 MAX_RECENT = 8
 
 
@@ -314,7 +316,8 @@ class MainWindow(QMainWindow):
 
     def poll(self) -> None:
         self.polls += 1
-        snap = self.controller.snapshot(with_cache=self.polls % CACHE_STATS_EVERY == 0)
+        phase = self.polls % CYCLE
+        snap = self.controller.snapshot(with_cache=self.polls % CACHE_STATS_EVERY == PHASE_CACHE)
         if snap is None:
             return
         s, loader = snap["stats"], snap["loader"]
@@ -322,18 +325,19 @@ class MainWindow(QMainWindow):
         if cache is not None:
             self._cpu_hit_rate = snap["cpu_hit_rate"]
             self.rate_plot.set_source(str(cache.get("source", "n/a")))
-        budget = self.config_panel.settings().config.memory.max_memory_budget if self.polls % TABLE_EVERY == 0 \
+        budget = self.config_panel.settings().config.memory.max_memory_budget if phase == PHASE_TABLE \
             else getattr(self, "_budget", None)
         self._budget = budget
         self.recorder.add_sample(time.perf_counter() - self._t0, s, budget, snap["rss"], loader["hit_rate"],
                                  getattr(self, "_cpu_hit_rate", None), snap["statuses"])
         self.memory_plot.update_from(self.recorder)
         self.latency_plot.update_from(self.recorder)
-        if self.polls % 3 == 0:  # the heat map and rates change slowly: 10 Hz is plenty
+        if phase == PHASE_HEATMAP:
             self.heatmap.update_from(self.recorder)
+        elif phase == PHASE_RATES:
             self.rate_plot.update_from(self.recorder)
         self.plot_updates += 1
-        if self.polls % TABLE_EVERY == 0:
+        if phase == PHASE_TABLE:
             self.layer_table.layer_model.update_live(
                 snap["statuses"], int(s.get("current_layer", -1)), loader["layer_load_s"],
                 loader["layer_hits"], loader["layer_misses"], s.get("layer_priority"))

@@ -210,7 +210,7 @@ class LayerTable(QTableView):
         self.verticalHeader().setDefaultSectionSize(20)
         # Sized once per model (ResizeToContents would re-measure every row on each live update).
         self.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)
-        self.horizontalHeader().setStretchLastSection(True)
+        self.horizontalHeader().setSectionResizeMode(1, QHeaderView.Stretch)
 
     def set_layers(self, layers, priority_editable: bool, checkpoint_editable: bool) -> None:
         self.layer_model.set_layers(layers, priority_editable, checkpoint_editable)
