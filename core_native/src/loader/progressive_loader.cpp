@@ -29,6 +29,9 @@ constexpr int64_t kNeverUsed = std::numeric_limits<int64_t>::max();
 // The adaptive window grows up to this many units ahead (or the configured window, if larger):
 // beyond it a stall is a bandwidth limit, not a window that is too short.
 constexpr int kAdaptiveWindowCap = 16;
+// Bandwidth emulation: a read starting within this long of the previous one's emulated end
+// continues the same stream.
+constexpr std::chrono::milliseconds kThrottleCatchUp{20};
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -131,6 +134,7 @@ struct ProgressiveLoader::Impl {
   std::vector<int64_t> unit_pos_to_layer_pos;
   int64_t cur = -1;                         // unit position of the last acquire
 
+  Clock::time_point emulated_disk_free_at{};  // bandwidth emulation: end of the last read
   int window = 0;
   bool pressure = false;        // the prefetcher ran out of room since the last acquire
   bool shrunk = false;          // the window shrank since the last acquire
@@ -504,10 +508,14 @@ struct ProgressiveLoader::Impl {
       lk.lock();
       // Emulated slow storage: the read took as long as the limit allows, not less.
       if (bandwidth_mbps > 0 && r.bytes_read > 0) {
-        const double want = static_cast<double>(r.bytes_read) / (bandwidth_mbps * 1e6);
-        const auto until = t0 + std::chrono::duration_cast<Clock::duration>(
-                                    std::chrono::duration<double>(want));
-        io_cv.wait_until(lk, until, [this] { return stop; });
+        const auto want = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+            static_cast<double>(r.bytes_read) / (bandwidth_mbps * 1e6)));
+        // While reads follow each other, each starts when the emulated disk became free, not
+        // when this thread woke up: wake-up latency must not accumulate into a slower disk.
+        const auto start = t0 - emulated_disk_free_at < kThrottleCatchUp ? emulated_disk_free_at
+                                                                          : t0;
+        emulated_disk_free_at = start + want;
+        io_cv.wait_until(lk, emulated_disk_free_at, [this] { return stop; });
         r.seconds = seconds_since(t0);
       }
       finish_job(job, r);
