@@ -95,6 +95,20 @@ def test_loading_state_is_visible_and_stats_never_wait_for_io(tmp_path):
         assert s["layer_load_seconds"][0] >= 0.9 * 512 * KiB / 2e6
 
 
+def test_emulated_bandwidth_is_what_the_disk_delivers(tmp_path):
+    path = tmp_path / "weights.bin"
+    make_weights(path, [128 * KiB] * 24)
+    cfg = config(prefetch=True, window=4)
+    with ProgressiveLoader(path, cfg, bandwidth_limit_mbps=40) as ld:  # 3.1 MB: ~79 ms
+        ld.reset_stats()
+        t0 = time.perf_counter()
+        for pos in range(24):
+            ld.acquire(pos, pos)
+            ld.release(pos)
+        rate = ld.stats()["bytes_read"] / (time.perf_counter() - t0) / 1e6
+    assert 0.85 * 40 < rate < 1.05 * 40, f"emulated 40 MB/s delivered {rate:.1f} MB/s"
+
+
 def test_corrupted_blob_is_an_error_and_the_loader_stays_usable(uniform, tmp_path):
     path, blobs = uniform
     bad = tmp_path / "corrupt.bin"
