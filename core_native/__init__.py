@@ -1,13 +1,15 @@
 """The native execution core's Python facade: models, sessions, configuration, errors."""
 from . import _core
 from .config import (CacheConfig, Config, LayerSchedulerConfig, MemoryOptimizerConfig,
-                     ProgressiveLoaderConfig)
+                     ProgressiveLoaderConfig, SimdOpsConfig)
 from .errors import (BudgetError, CancelledError, ExecutionError, InputError, ModelError,
                      TinyAIError, UnsupportedOperatorError)
 from .importer import import_onnx
 from .memory_optimizer import MemoryReport, optimize_memory_usage
 from .model import LayerInfo, Model, TensorInfo, load_model
 from .session import Session
+from .simd import (SimdOp, cache_stats, enable_simd, optimize_memory_layout, reset_cache_stats,
+                   set_simd_optimization_level, simd_capabilities)
 
 
 def supported_ops():
@@ -18,7 +20,8 @@ def supported_ops():
 __all__ = [
     "BudgetError", "CacheConfig", "CancelledError", "Config", "ExecutionError", "InputError",
     "LayerInfo", "LayerSchedulerConfig", "MemoryOptimizerConfig", "MemoryReport", "Model", "ModelError",
-    "ProgressiveLoaderConfig", "Session", "TensorInfo", "TinyAIError",
+    "ProgressiveLoaderConfig", "Session", "SimdOp", "SimdOpsConfig", "cache_stats", "enable_simd",
+    "optimize_memory_layout", "reset_cache_stats", "set_simd_optimization_level", "simd_capabilities", "TensorInfo", "TinyAIError",
     "UnsupportedOperatorError", "import_onnx", "load_model", "optimize_memory_usage",
     "supported_ops",
 ]

@@ -37,10 +37,23 @@ class LayerSchedulerConfig:
 
 @dataclass
 class CacheConfig:
+    # K depth of a GEMM/conv cache block in steps of 8 floats (64 -> kc = 512 floats: the
+    # packed A block then fills about a third of a 1 MiB L2). See simd.recommended_cache_config()
+    # for the values derived from this machine's caches.
     block_size: int = 64
     cache_line_size: int = 64
     enable_prefetch: bool = True
-    prefetch_distance: int = 8  # in cache lines
+    prefetch_distance: int = 8  # in cache lines, ahead in the packed GEMM panels (level 3)
+
+
+@dataclass
+class SimdOpsConfig:
+    """Per op family SIMD switches (seed: tinyaiEnableSIMD per TinyAISIMDOpType). A family
+    switched off runs its scalar reference kernels whatever ``simd_level`` says."""
+    matrix_mul: bool = True
+    conv: bool = True
+    activation: bool = True
+    attention: bool = True
 
 
 @dataclass
@@ -49,8 +62,9 @@ class Config:
     loader: ProgressiveLoaderConfig = field(default_factory=ProgressiveLoaderConfig)
     scheduler: LayerSchedulerConfig = field(default_factory=LayerSchedulerConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
-    simd_level: int = 3
+    simd_level: int = 3  # 0 scalar reference, 1 SSE2/NEON, 2 AVX2+FMA, 3 widest ISA + prefetch/fusion
     threads: Optional[int] = None  # None = physical cores
+    simd_ops: SimdOpsConfig = field(default_factory=SimdOpsConfig)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -108,5 +122,9 @@ def to_native(config: Config) -> "_core.SessionConfig":
     if isinstance(config.simd_level, bool) or config.simd_level not in (0, 1, 2, 3):
         raise ValueError(f"simd_level must be 0, 1, 2 or 3, got {config.simd_level!r}")
     n.simd_level = config.simd_level
+    ops = n.simd_ops
+    for name in ("matrix_mul", "conv", "activation", "attention"):
+        setattr(ops, name, bool(getattr(config.simd_ops, name)))
+    n.simd_ops = ops
     n.threads = 0 if config.threads is None else _positive_int("threads", config.threads)
     return n

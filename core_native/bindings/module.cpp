@@ -15,6 +15,7 @@ namespace py = pybind11;
 using namespace tinyai;
 
 void bind_loader(pybind11::module_& m);
+void bind_simd(pybind11::module_& m);
 
 namespace {
 
@@ -307,4 +308,5 @@ PYBIND11_MODULE(_core, m) {
   });
 
   bind_loader(m);
+  bind_simd(m);
 }

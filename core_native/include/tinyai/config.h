@@ -33,12 +33,22 @@ struct CacheConfig {
   int prefetch_distance = 8;
 };
 
+// Per op family SIMD switches (the seed's tinyaiEnableSIMD per TinyAISIMDOpType): a family
+// switched off runs its scalar reference kernels whatever simd_level says.
+struct SimdOpsConfig {
+  bool matrix_mul = true;
+  bool conv = true;
+  bool activation = true;
+  bool attention = true;
+};
+
 struct SessionConfig {
   MemoryOptimizerConfig memory;
   ProgressiveLoaderConfig loader;
   LayerSchedulerConfig scheduler;
   CacheConfig cache;
-  int simd_level = 3;
+  int simd_level = 3;  // 0 scalar reference .. 3 widest ISA with prefetch and fusion
+  SimdOpsConfig simd_ops;
   int threads = 0;  // 0 = physical cores
 };
 

@@ -18,6 +18,7 @@
 #include "tinyai/memory.h"
 #include "tinyai/op.h"
 #include "tinyai/tensor.h"
+#include "tinyai/thread_pool.h"
 #include "tinyai/weights_file.h"
 
 namespace tinyai {
@@ -119,6 +120,8 @@ class Session {
   std::atomic<bool> config_dirty_{false};
   std::mutex config_mutex_;
   std::shared_ptr<MemoryTracker> tracker_;
+  std::unique_ptr<ThreadPool> pool_;  // intra-op workers, config_.threads of them
+  int pool_threads_ = 0;              // the config value pool_ was built for
   std::vector<BufferPtr> layer_blobs_;  // one per layer (null when the layer has no weights)
   std::vector<TensorPtr> constants_;    // by value id, views into layer_blobs_
   std::vector<std::unique_ptr<OpKernel>> kernels_;

@@ -36,7 +36,9 @@ Session::Session(std::shared_ptr<const Graph> graph, const std::string& weights_
     : graph_(std::move(graph)),
       config_(config),
       pending_config_(config),
-      tracker_(std::make_shared<MemoryTracker>()) {
+      tracker_(std::make_shared<MemoryTracker>()),
+      pool_(std::make_unique<ThreadPool>(config.threads)),
+      pool_threads_(config.threads) {
   const Graph& g = *graph_;
   g.validate();
   for (int v : g.inputs) {
@@ -192,10 +194,16 @@ void Session::set_config(const SessionConfig& c) {
 }
 
 void Session::apply_pending_config() {
-  if (!config_dirty_.exchange(false)) return;
-  std::lock_guard<std::mutex> lock(config_mutex_);
-  config_ = pending_config_;  // applied at an inference boundary, never mid-kernel
-  if (!keep_arena(config_)) arena_.reset();
+  if (config_dirty_.exchange(false)) {
+    std::lock_guard<std::mutex> lock(config_mutex_);
+    config_ = pending_config_;  // applied at an inference boundary, never mid-kernel
+    if (!keep_arena(config_)) arena_.reset();
+  }
+  if (config_.threads != pool_threads_) {  // also when estimate() applied the config
+    pool_.reset();  // join the old workers first
+    pool_ = std::make_unique<ThreadPool>(config_.threads);
+    pool_threads_ = config_.threads;
+  }
 }
 
 std::vector<TensorPtr> Session::fresh_values(const std::map<std::string, Tensor>& inputs) const {
@@ -395,7 +403,7 @@ std::map<std::string, TensorPtr> Session::execute(const std::map<std::string, Te
   const Graph& g = *graph_;
   std::vector<TensorPtr> values = fresh_values(inputs);
   NodeContext ctx(tracker_, is_output_);
-  ctx.set_runtime(&config_, nullptr);
+  ctx.set_runtime(&config_, pool_.get());
   ctx.enforce_budget(budget);
   std::vector<int64_t> scratch(g.nodes.size(), 0);
   ctx.measure_scratch_into(&scratch);
@@ -491,7 +499,7 @@ std::map<std::string, TensorPtr> Session::execute_layer(int layer) {
     throw ExecutionError("layers run in order: the next layer is " + std::to_string(step_next_layer_) +
                          ", not " + std::to_string(layer));
   NodeContext ctx(tracker_, is_output_);
-  ctx.set_runtime(&config_, nullptr);
+  ctx.set_runtime(&config_, pool_.get());
   current_layer_.store(layer);
   for (int ni : g.layers[layer].nodes) {
     const Node& node = g.nodes[ni];

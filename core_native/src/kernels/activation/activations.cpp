@@ -21,16 +21,19 @@ inline float stable_softplus(float x) {
 struct ReluOp {
   static constexpr unsigned kTypes = kNumeric;
   template <class T> T operator()(T x) const { return x > T(0) ? x : T(0); }
+  ActKind simd_kind() const { return ActKind::Relu; }
 };
 
 struct SigmoidOp {
   static constexpr unsigned kTypes = kF32;
   float operator()(float x) const { return stable_sigmoid(x); }
+  ActKind simd_kind() const { return ActKind::Sigmoid; }
 };
 
 struct TanhOp {
   static constexpr unsigned kTypes = kF32;
   float operator()(float x) const { return std::tanh(x); }
+  ActKind simd_kind() const { return ActKind::Tanh; }
 };
 
 struct LeakyReluOp {
@@ -39,6 +42,8 @@ struct LeakyReluOp {
   LeakyReluOp() = default;
   explicit LeakyReluOp(const Node& n) : alpha(n.attr_float("alpha", 0.01f)) {}
   float operator()(float x) const { return x >= 0.f ? x : alpha * x; }
+  ActKind simd_kind() const { return ActKind::LeakyRelu; }
+  ActParams simd_params() const { return {alpha, 0.f}; }
 };
 
 struct EluOp {
@@ -86,6 +91,8 @@ struct HardSigmoidOp {
   explicit HardSigmoidOp(const Node& n)
       : alpha(n.attr_float("alpha", 0.2f)), beta(n.attr_float("beta", 0.5f)) {}
   float operator()(float x) const { return std::fmin(1.f, std::fmax(0.f, alpha * x + beta)); }
+  ActKind simd_kind() const { return ActKind::HardSigmoid; }
+  ActParams simd_params() const { return {alpha, beta}; }
 };
 
 struct HardSwishOp {
@@ -93,6 +100,7 @@ struct HardSwishOp {
   float operator()(float x) const {
     return x * std::fmin(1.f, std::fmax(0.f, x * (1.f / 6.f) + 0.5f));
   }
+  ActKind simd_kind() const { return ActKind::HardSwish; }
 };
 
 struct GeluOp {
@@ -115,6 +123,7 @@ struct GeluOp {
     constexpr float kInvSqrt2 = 0.7071067811865476f;
     return 0.5f * x * (1.f + std::erf(x * kInvSqrt2));
   }
+  ActKind simd_kind() const { return tanh_approx ? ActKind::GeluTanh : ActKind::Gelu; }
 };
 
 struct MishOp {

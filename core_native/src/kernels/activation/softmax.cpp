@@ -8,7 +8,9 @@
 #include <cstring>
 #include <limits>
 
+#include "kernels/activation/activation_simd.h"
 #include "kernels/elementwise/dtype_dispatch.h"
+#include "tinyai/thread_pool.h"
 
 namespace tinyai {
 namespace {
@@ -105,7 +107,21 @@ class SoftmaxKernel final : public OpKernel {
     const float* xp = x->ptr<float>();
     float* yp = y.ptr<float>();
     if (inner == 1) {
-      for (int64_t o = 0; o < outer; ++o) normalize_row(kKind, xp + o * n, yp + o * n, n);
+      const Isa isa = select_isa(ctx.config(), SimdOp::Activation);
+      if (kKind == SoftmaxKind::Hardmax || isa == Isa::Scalar) {
+        for (int64_t o = 0; o < outer; ++o) normalize_row(kKind, xp + o * n, yp + o * n, n);
+        return;
+      }
+      const ActivationKernels& k = activation_kernels(isa);
+      auto rows = [&](int64_t o0, int64_t o1) {
+        for (int64_t o = o0; o < o1; ++o)
+          k.softmax_row(xp + o * n, yp + o * n, n, kKind == SoftmaxKind::LogSoftmax);
+      };
+      // Attention scores: many rows; split them over the pool when there is enough work.
+      if (ctx.pool() && outer > 1 && outer * n >= (1 << 15))
+        ctx.pool()->parallel_for(outer, std::max<int64_t>(1, (1 << 13) / std::max<int64_t>(n, 1)), rows);
+      else
+        rows(0, outer);
       return;
     }
     auto* scratch = static_cast<char*>(

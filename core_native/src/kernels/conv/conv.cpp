@@ -8,10 +8,14 @@
 #include "kernels/conv/im2col.h"
 #include "kernels/matmul/gemm.h"
 #include "tinyai/op.h"
+#include "tinyai/thread_pool.h"
 
 namespace tinyai {
 
 namespace {
+
+// Below this many element operations a loop stays on the calling thread.
+constexpr int64_t kMinParallelWork = 1 << 15;
 
 class Conv final : public OpKernel {
  public:
@@ -52,7 +56,7 @@ class Conv final : public OpKernel {
       return;
     }
     if (p.group_channels == 1)
-      run_depthwise(p);
+      run_depthwise(ctx, p);
     else
       run_gemm(ctx, p);
   }
@@ -67,15 +71,23 @@ class Conv final : public OpKernel {
     float* y;
   };
 
-  static void run_depthwise(const Problem& p) {
+  // One plane per task: output channels (and images) are independent.
+  static void run_depthwise(KernelContext& ctx, const Problem& p) {
     const int64_t ksize = p.geo.kernel_size(), in_plane = p.geo.image_size(),
                   out_plane = p.geo.grid_size(), maps = p.groups * p.group_maps;
-    for (int64_t n = 0; n < p.batch; ++n)
-      for (int64_t m = 0; m < maps; ++m) {
-        const int64_t g = m / p.group_maps;
-        depthwise_conv(p.geo, p.x + (n * p.groups + g) * in_plane, p.w + m * ksize,
+    const Isa isa = select_isa(ctx.config(), SimdOp::Conv);
+    auto planes = [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t n = t / maps, m = t % maps, g = m / p.group_maps;
+        depthwise_conv(isa, p.geo, p.x + (n * p.groups + g) * in_plane, p.w + m * ksize,
                        p.bias ? p.bias[m] : 0.f, p.y + (n * maps + m) * out_plane);
       }
+    };
+    const int64_t tasks = p.batch * maps;
+    if (ctx.pool() && tasks * out_plane * ksize >= kMinParallelWork)
+      ctx.pool()->parallel_for(tasks, 1, planes);
+    else
+      planes(0, tasks);
   }
 
   static void run_gemm(KernelContext& ctx, const Problem& p) {
@@ -87,30 +99,45 @@ class Conv final : public OpKernel {
     float* col = direct ? nullptr
                         : static_cast<float*>(ctx.scratch(static_cast<size_t>(K * chunk) *
                                                           sizeof(float)));
-    void* workspace = ctx.scratch(sgemm_workspace_bytes(p.group_maps, chunk, K));
-    // The bias is written first and the GEMM accumulates onto it (beta = 1).
-    const float beta = p.bias ? 1.f : 0.f;
+    const GemmRuntime rt = gemm_runtime(ctx, SimdOp::Conv);
+    void* workspace = ctx.scratch(sgemm_workspace_bytes(rt, p.group_maps, chunk, K));
+    ThreadPool* pool = ctx.pool();
 
     for (int64_t n = 0; n < p.batch; ++n) {
       float* y_n = p.y + n * maps * out_plane;
-      if (p.bias) fill_with_bias(y_n, maps, out_plane, p.bias);
       for (int64_t g = 0; g < p.groups; ++g) {
         const float* x_g = p.x + (n * channels + g * p.group_channels) * in_plane;
         const float* w_g = p.w + g * p.group_maps * K;
         float* y_g = y_n + g * p.group_maps * out_plane;
+        // The bias is added in the GEMM's store (once per output element).
+        GemmEpilogue ep;
+        ep.row_bias = p.bias ? p.bias + g * p.group_maps : nullptr;
         if (direct) {
-          sgemm_ws(false, false, p.group_maps, out_plane, K, 1.f, w_g, K, x_g, in_plane, beta,
-                   y_g, out_plane, workspace);
+          sgemm(rt, false, false, p.group_maps, out_plane, K, 1.f, w_g, K, x_g, in_plane, 0.f,
+                y_g, out_plane, workspace, ep);
           continue;
         }
         for (int64_t j0 = 0; j0 < out_plane; j0 += chunk) {
           const int64_t cols = std::min(chunk, out_plane - j0);
-          im2col(p.geo, p.group_channels, x_g, j0, cols, col);
-          sgemm_ws(false, false, p.group_maps, cols, K, 1.f, w_g, K, col, cols, beta, y_g + j0,
-                   out_plane, workspace);
+          im2col_parallel(pool, p.geo, p.group_channels, x_g, j0, cols, col);
+          sgemm(rt, false, false, p.group_maps, cols, K, 1.f, w_g, K, col, cols, 0.f, y_g + j0,
+                out_plane, workspace, ep);
         }
       }
     }
+  }
+
+  // im2col split over input channels (each channel's rows of the column matrix are disjoint).
+  static void im2col_parallel(ThreadPool* pool, const PatchGeometry& geo, int64_t channels,
+                              const float* image, int64_t j0, int64_t cols, float* col) {
+    const int64_t plane = geo.image_size(), rows_per_channel = geo.kernel_size();
+    if (!pool || channels < 2 || channels * rows_per_channel * cols < kMinParallelWork) {
+      im2col(geo, channels, image, j0, cols, col);
+      return;
+    }
+    pool->parallel_for(channels, 1, [&](int64_t c0, int64_t c1) {
+      im2col(geo, c1 - c0, image + c0 * plane, j0, cols, col + c0 * rows_per_channel * cols);
+    });
   }
 
   ConvAttributes attrs_;

@@ -52,7 +52,8 @@ class ConvTranspose final : public OpKernel {
     float* col = direct ? nullptr
                         : static_cast<float*>(ctx.scratch(static_cast<size_t>(rows * chunk) *
                                                           sizeof(float)));
-    void* workspace = ctx.scratch(sgemm_workspace_bytes(rows, chunk, group_channels));
+    const GemmRuntime rt = gemm_runtime(ctx, SimdOp::Conv);
+    void* workspace = ctx.scratch(sgemm_workspace_bytes(rt, rows, chunk, group_channels));
 
     for (int64_t n = 0; n < batch; ++n)
       for (int64_t g = 0; g < groups; ++g) {
@@ -60,14 +61,14 @@ class ConvTranspose final : public OpKernel {
         const float* w_g = w->ptr<float>() + g * group_channels * rows;
         float* y_g = y.ptr<float>() + (n * maps + g * group_maps) * out_plane;
         if (direct) {  // the columns are the output itself: accumulate onto the bias
-          sgemm_ws(true, false, rows, in_plane, group_channels, 1.f, w_g, rows, x_g, in_plane,
-                   1.f, y_g, out_plane, workspace);
+          sgemm(rt, true, false, rows, in_plane, group_channels, 1.f, w_g, rows, x_g, in_plane,
+                1.f, y_g, out_plane, workspace);
           continue;
         }
         for (int64_t j0 = 0; j0 < in_plane; j0 += chunk) {
           const int64_t cols = std::min(chunk, in_plane - j0);
-          sgemm_ws(true, false, rows, cols, group_channels, 1.f, w_g, rows, x_g + j0, in_plane,
-                   0.f, col, cols, workspace);
+          sgemm(rt, true, false, rows, cols, group_channels, 1.f, w_g, rows, x_g + j0, in_plane,
+                0.f, col, cols, workspace);
           col2im_add(geo, group_maps, col, j0, cols, y_g);
         }
       }

@@ -7,6 +7,8 @@
 #pragma once
 #include <cstdint>
 
+#include "simd/dispatch.h"
+
 namespace tinyai {
 
 struct PatchGeometry {
@@ -37,7 +39,17 @@ void col2im_add(const PatchGeometry& geo, int64_t channels, const float* col, in
 
 // out[grid] = bias + sum_k weights[k] * image[tap(grid, k)] for one channel pair: a direct
 // convolution for groups with a single input channel (depthwise), no column matrix needed.
-void depthwise_conv(const PatchGeometry& geo, const float* image, const float* weights,
-                    float bias, float* out);
+// `isa` picks the build of the loop (the compiler vectorises it for that ISA).
+void depthwise_conv(Isa isa, const PatchGeometry& geo, const float* image,
+                    const float* weights, float bias, float* out);
+
+using DepthwiseFn = void (*)(const PatchGeometry& geo, const float* image, const float* weights,
+                             float bias, float* out);
+DepthwiseFn depthwise_kernel(Isa isa);
+// Built on x86-64 only, with their own target flags (TINYAI_X86_KERNELS).
+void depthwise_conv_avx2(const PatchGeometry& geo, const float* image, const float* weights,
+                         float bias, float* out);
+void depthwise_conv_avx512f(const PatchGeometry& geo, const float* image,
+                            const float* weights, float bias, float* out);
 
 }  // namespace tinyai

@@ -14,14 +14,12 @@ namespace {
   };                                                                  \
   TINYAI_REGISTER_KERNEL(#NAME, UnaryKernel<NAME##Op>)
 
-TINYAI_FLOAT_UNARY(Exp, std::exp(x));
 TINYAI_FLOAT_UNARY(Log, std::log(x));
 TINYAI_FLOAT_UNARY(Sqrt, std::sqrt(x));
 TINYAI_FLOAT_UNARY(Reciprocal, 1.f / x);
 TINYAI_FLOAT_UNARY(Floor, std::floor(x));
 TINYAI_FLOAT_UNARY(Ceil, std::ceil(x));
 TINYAI_FLOAT_UNARY(Round, std::nearbyint(x));  // default rounding mode: half to even
-TINYAI_FLOAT_UNARY(Erf, std::erf(x));
 TINYAI_FLOAT_UNARY(Sin, std::sin(x));
 TINYAI_FLOAT_UNARY(Cos, std::cos(x));
 TINYAI_FLOAT_UNARY(Tan, std::tan(x));
@@ -35,6 +33,19 @@ TINYAI_FLOAT_UNARY(Acosh, std::acosh(x));
 TINYAI_FLOAT_UNARY(Atanh, std::atanh(x));
 
 #undef TINYAI_FLOAT_UNARY
+
+// Exp and Erf also have vector builds (ACTIVATION family, fast polynomial approximations).
+struct ExpOp {
+  static constexpr unsigned kTypes = kF32;
+  float operator()(float x) const { return std::exp(x); }
+  ActKind simd_kind() const { return ActKind::Exp; }
+};
+
+struct ErfOp {
+  static constexpr unsigned kTypes = kF32;
+  float operator()(float x) const { return std::erf(x); }
+  ActKind simd_kind() const { return ActKind::Erf; }
+};
 
 struct AbsOp {
   static constexpr unsigned kTypes = kNumeric;
@@ -77,6 +88,8 @@ struct NotOp {
 
 }  // namespace
 
+TINYAI_REGISTER_KERNEL("Exp", UnaryKernel<ExpOp>);
+TINYAI_REGISTER_KERNEL("Erf", UnaryKernel<ErfOp>);
 TINYAI_REGISTER_KERNEL("Abs", UnaryKernel<AbsOp>);
 TINYAI_REGISTER_KERNEL("Neg", UnaryKernel<NegOp>);
 TINYAI_REGISTER_KERNEL("Sign", UnaryKernel<SignOp>);

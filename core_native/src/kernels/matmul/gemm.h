@@ -1,27 +1,65 @@
 // Single-precision GEMM used by MatMul, Gemm and the convolutions (im2col + GEMM).
-// C[M x N] = alpha * op(A)[M x K] * op(B)[K x N] + beta * C, row-major with leading dimensions.
-// beta == 0 means C is write-only (may hold garbage on entry).
+// C[M x N] = act(alpha * op(A)[M x K] * op(B)[K x N] + beta * C + bias), row-major with
+// leading dimensions. beta == 0 means C is write-only (may hold garbage on entry).
+//
+// A GemmRuntime says how to run: which ISA (from the session's SIMD level and the family's
+// switch), cache blocking (CacheConfig.block_size and the detected caches), software
+// prefetch distance and the thread pool. Every ISA, blocking and thread count computes each
+// C element with the same K order inside a K block, so results agree to rounding.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 
+#include "simd/dispatch.h"
+
 namespace tinyai {
 
-// Bytes of packing workspace sgemm_ws needs for these sizes. Kernels get it from
-// ctx.scratch() so packed panels show up in the memory accounting; it is bounded by the cache
-// blocking (about 1.1 MiB) however large the matrices are.
-size_t sgemm_workspace_bytes(int64_t M, int64_t N, int64_t K);
+class KernelContext;
+class ThreadPool;
 
-// The cache-blocked GEMM, packing panels of A and B into `workspace` (at least
-// sgemm_workspace_bytes(M, N, K) bytes, any alignment).
-void sgemm_ws(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-              const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-              int64_t ldc, void* workspace);
+enum class GemmActivation { None = 0, Relu = 1 };
 
-// Same result without a caller workspace: packs through small fixed-size blocks on the stack
-// (tens of KiB), so it is slower on large problems. Kernels should prefer sgemm_ws.
-void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-           const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-           int64_t ldc);
+// Fused into the store of the last K block: C = act(C + row_bias[i] + col_bias[j]).
+struct GemmEpilogue {
+  const float* row_bias = nullptr;  // M values (a conv's per-output-channel bias) or null
+  const float* col_bias = nullptr;  // N values (a linear layer's bias) or null
+  GemmActivation activation = GemmActivation::None;
+  bool empty() const {
+    return !row_bias && !col_bias && activation == GemmActivation::None;
+  }
+};
+
+struct GemmRuntime {
+  Isa isa = Isa::Baseline;
+  int kc = 512;                // K depth of a cache block (floats)
+  int prefetch_lines = 0;      // software prefetch distance in cache lines (0: off)
+  bool fuse = false;           // epilogues may be fused into the GEMM store
+  ThreadPool* pool = nullptr;  // null: single-threaded
+};
+
+// The runtime kernels of `family` use in this node: ISA from the session's SIMD level and
+// switches, blocking from CacheConfig, the session's thread pool.
+GemmRuntime gemm_runtime(const KernelContext& ctx, SimdOp family);
+GemmRuntime gemm_runtime(const SessionConfig& config, ThreadPool* pool, SimdOp family);
+
+// The register tile and cache blocking sgemm uses under `rt`.
+struct GemmPlanInfo {
+  int mr, nr;
+  int64_t mc, kc, nc;
+};
+GemmPlanInfo gemm_plan_info(const GemmRuntime& rt);
+
+// Bytes of packing workspace sgemm needs for these sizes under `rt` (one slice per thread).
+// Kernels get it from ctx.scratch() so packed panels show in the memory accounting.
+size_t sgemm_workspace_bytes(const GemmRuntime& rt, int64_t M, int64_t N, int64_t K);
+
+// The cache-blocked GEMM. `workspace`: at least sgemm_workspace_bytes(rt, M, N, K) bytes,
+// any alignment. `ep` (optional) is applied exactly once per element of C.
+void sgemm(const GemmRuntime& rt, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+           float alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
+           float* C, int64_t ldc, void* workspace, const GemmEpilogue& ep = GemmEpilogue{});
+
+// Applies an epilogue to an M x N block of C in place (what sgemm fuses, as a separate pass).
+void apply_epilogue(float* C, int64_t ldc, int64_t M, int64_t N, const GemmEpilogue& ep);
 
 }  // namespace tinyai

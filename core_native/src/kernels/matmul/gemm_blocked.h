@@ -4,63 +4,19 @@
 // the same source becomes SSE2, AVX2, AVX-512 or NEON code depending on how it is compiled;
 // plain auto-vectorisation of an accumulator array proved fragile (GCC permuted lanes and
 // spilled accumulators).
+//
+// Everything here has internal linkage (anonymous namespace) and calls no out-of-line library
+// templates: code built with -mavx512f must never be merged by the linker with the baseline
+// build of the same function, or a CPU without AVX-512 could end up running it.
 #pragma once
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/matmul/gemm_kernel.h"
+
 namespace tinyai {
 namespace gemm_detail {
-
-struct GemmArgs {
-  bool trans_a, trans_b;
-  int64_t M, N, K;
-  float alpha;
-  const float* A;
-  int64_t lda;
-  const float* B;
-  int64_t ldb;
-  float beta;
-  float* C;
-  int64_t ldc;
-};
-
-// Block sizes: an mc x kc block of A stays in L2, a kc x NR micro-panel of B in L1, and the
-// kc x nc block of B in L3. mc must be a multiple of MR and nc of NR.
-struct Blocking {
-  int64_t mc, kc, nc;
-};
-
-inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
-
-constexpr size_t kWorkspaceAlign = 64;
-
-// Floats of packed A and packed B for a problem, given the blocking and register tile.
-inline void packed_sizes(int64_t M, int64_t N, int64_t K, const Blocking& bl, int MR, int NR,
-                         int64_t* a_floats, int64_t* b_floats) {
-  const int64_t kc = std::max<int64_t>(1, std::min(bl.kc, K));
-  *a_floats = std::min(bl.mc, round_up(std::max<int64_t>(M, 1), MR)) * kc;
-  *b_floats = std::min(bl.nc, round_up(std::max<int64_t>(N, 1), NR)) * kc;
-}
-
-inline size_t workspace_bytes(int64_t M, int64_t N, int64_t K, const Blocking& bl, int MR,
-                              int NR) {
-  int64_t a = 0, b = 0;
-  packed_sizes(M, N, K, bl, MR, NR, &a, &b);
-  return static_cast<size_t>(a + b) * sizeof(float) + kWorkspaceAlign;
-}
-
-// C = beta * C over an m x n block (beta == 0 overwrites, so garbage/NaN in C is ignored).
-inline void scale_c(float* C, int64_t ldc, int64_t m, int64_t n, float beta) {
-  if (beta == 1.f) return;
-  for (int64_t i = 0; i < m; ++i) {
-    float* c = C + i * ldc;
-    if (beta == 0.f)
-      std::fill(c, c + n, 0.f);
-    else
-      for (int64_t j = 0; j < n; ++j) c[j] *= beta;
-  }
-}
+namespace {  // NOLINT: one private copy per ISA translation unit, on purpose
 
 // Generic vectors of VW floats. aligned(4)+may_alias: loads/stores at any float address, and
 // the vector may alias the float arrays it reads. Spelled per width because GCC drops
@@ -84,13 +40,14 @@ struct BlockedGemm {
 
   static vec load(const float* p) { return *reinterpret_cast<const vec*>(p); }
   static void store(float* p, vec v) { *reinterpret_cast<vec*>(p) = v; }
+  static vec splat(float x) { return vec{} + x; }
 
   // Packs rows [i0, i0+m) x cols [k0, k0+kc) of alpha*op(A) as MR-row panels, k-major inside a
   // panel; rows past m are zero so the micro-kernel never needs a row edge case.
   static void pack_a(const GemmArgs& g, int64_t i0, int64_t m, int64_t k0, int64_t kc,
                      float* dst) {
     for (int64_t p = 0; p < m; p += MR) {
-      const int64_t mr = std::min<int64_t>(MR, m - p);
+      const int64_t mr = min64(MR, m - p);
       float* d = dst + p * kc;
       if (g.trans_a) {  // op(A)(i, k) = A[k][i]: rows of A are contiguous along i
         for (int64_t k = 0; k < kc; ++k) {
@@ -113,7 +70,7 @@ struct BlockedGemm {
   static void pack_b(const GemmArgs& g, int64_t k0, int64_t kc, int64_t j0, int64_t n,
                      float* dst) {
     for (int64_t p = 0; p < n; p += NR) {
-      const int64_t nr = std::min<int64_t>(NR, n - p);
+      const int64_t nr = min64(NR, n - p);
       float* d = dst + p * kc;
       if (g.trans_b) {  // op(B)(k, j) = B[j][k]
         for (int64_t j = 0; j < nr; ++j) {
@@ -122,6 +79,12 @@ struct BlockedGemm {
         }
         for (int64_t j = nr; j < NR; ++j)
           for (int64_t k = 0; k < kc; ++k) d[k * NR + j] = 0.f;
+      } else if (nr == NR) {
+        for (int64_t k = 0; k < kc; ++k) {
+          const float* s = g.B + (k0 + k) * g.ldb + j0 + p;
+#pragma GCC unroll 4
+          for (int j = 0; j < NV; ++j) store(d + k * NR + j * VW, load(s + j * VW));
+        }
       } else {
         for (int64_t k = 0; k < kc; ++k) {
           const float* s = g.B + (k0 + k) * g.ldb + j0 + p;
@@ -132,16 +95,42 @@ struct BlockedGemm {
     }
   }
 
+  // Where a micro-tile sits, for the epilogue: C tile origin and its bias slices.
+  struct Tile {
+    float* C;
+    int64_t ldc, m, n;
+    float beta;
+    bool last;              // last K block: apply the epilogue
+    const float* row_bias;  // already offset to the tile's first row (or null)
+    const float* col_bias;  // already offset to the tile's first column (or null)
+    bool relu;
+  };
+
+  static vec finish(vec v, const Tile& t, int i, int j) {
+    if (!t.last) return v;
+    if (t.row_bias) v += t.row_bias[i];
+    if (t.col_bias) v += load(t.col_bias + j * VW);
+    if (t.relu) v = v > vec{} ? v : vec{};
+    return v;
+  }
+
   // acc = sum_k a[:, k] b[k, :] over packed panels, then C = acc + beta * C on the m x n
-  // corner of the tile (beta == 0: C is not read).
+  // corner of the tile (beta == 0: C is not read), plus the epilogue on the last K block.
+  template <bool kPrefetch>
   static void micro_kernel(int64_t kc, const float* __restrict a, const float* __restrict b,
-                           float* __restrict C, int64_t ldc, int64_t m, int64_t n, float beta) {
+                           const Tile& t, int64_t pf) {
     vec acc[MR][NV];
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 16
       for (int j = 0; j < NV; ++j) acc[i][j] = vec{};
+    if (kPrefetch)
+      for (int64_t i = 0; i < t.m; ++i) __builtin_prefetch(t.C + i * t.ldc, 1, 3);
     for (int64_t k = 0; k < kc; ++k) {
+      if (kPrefetch) {
+        __builtin_prefetch(a + pf, 0, 3);
+        __builtin_prefetch(b + pf, 0, 3);
+      }
       vec bk[NV];
 #pragma GCC unroll 16
       for (int j = 0; j < NV; ++j) bk[j] = load(b + j * VW);
@@ -154,57 +143,79 @@ struct BlockedGemm {
       a += MR;
       b += NR;
     }
-    if (m == MR && n == NR) {
+    if (t.m == MR && t.n == NR) {
 #pragma GCC unroll 16
       for (int i = 0; i < MR; ++i) {
-        float* c = C + i * ldc;
+        float* c = t.C + i * t.ldc;
 #pragma GCC unroll 16
         for (int j = 0; j < NV; ++j) {
-          if (beta == 0.f)
-            store(c + j * VW, acc[i][j]);
-          else if (beta == 1.f)
-            store(c + j * VW, load(c + j * VW) + acc[i][j]);
-          else
-            store(c + j * VW, acc[i][j] + beta * load(c + j * VW));
+          vec v = acc[i][j];
+          if (t.beta == 1.f)
+            v += load(c + j * VW);
+          else if (t.beta != 0.f)
+            v += t.beta * load(c + j * VW);
+          store(c + j * VW, finish(v, t, i, j));
         }
       }
       return;
     }
+    // Edge tile: through a stack tile so no load or store leaves the m x n corner.
     float tile[MR][NR];
     for (int i = 0; i < MR; ++i)
       for (int j = 0; j < NV; ++j) store(&tile[i][j * VW], acc[i][j]);
-    for (int64_t i = 0; i < m; ++i) {
-      float* c = C + i * ldc;
-      for (int64_t j = 0; j < n; ++j)
-        c[j] = beta == 0.f ? tile[i][j] : tile[i][j] + beta * c[j];
+    for (int64_t i = 0; i < t.m; ++i) {
+      float* c = t.C + i * t.ldc;
+      for (int64_t j = 0; j < t.n; ++j) {
+        float v = t.beta == 0.f ? tile[i][j] : tile[i][j] + t.beta * c[j];
+        if (t.last) {
+          if (t.row_bias) v += t.row_bias[i];
+          if (t.col_bias) v += t.col_bias[j];
+          if (t.relu) v = v > 0.f ? v : 0.f;
+        }
+        c[j] = v;
+      }
     }
   }
 
-  // Requires M, N, K >= 1 and alpha != 0 (the caller handles the degenerate cases).
-  static void run(const GemmArgs& g, const Blocking& bl, void* workspace) {
-    auto addr = reinterpret_cast<uintptr_t>(workspace);
-    addr = (addr + kWorkspaceAlign - 1) & ~(uintptr_t)(kWorkspaceAlign - 1);
+  // Requires M, N, K >= 1 and alpha != 0 (the dispatcher handles the degenerate cases).
+  static void run(const GemmCall& call) {
+    const GemmArgs& g = call.g;
+    const Blocking& bl = call.bl;
+    auto addr = reinterpret_cast<uintptr_t>(call.workspace);
+    addr = (addr + kWorkspaceAlign - 1) & ~static_cast<uintptr_t>(kWorkspaceAlign - 1);
     int64_t a_floats = 0, b_floats = 0;
     packed_sizes(g.M, g.N, g.K, bl, MR, NR, &a_floats, &b_floats);
     float* packed_a = reinterpret_cast<float*>(addr);
     float* packed_b = packed_a + a_floats;
+    const bool relu = call.ep.activation == GemmActivation::Relu;
+    const int64_t pf = call.prefetch_floats;
 
     for (int64_t j0 = 0; j0 < g.N; j0 += bl.nc) {
-      const int64_t nc = std::min(bl.nc, g.N - j0);
+      const int64_t nc = min64(bl.nc, g.N - j0);
       for (int64_t k0 = 0; k0 < g.K; k0 += bl.kc) {
-        const int64_t kc = std::min(bl.kc, g.K - k0);
+        const int64_t kc = min64(bl.kc, g.K - k0);
         // Later K blocks accumulate onto what the first one wrote.
         const float beta = k0 == 0 ? g.beta : 1.f;
+        const bool last = k0 + kc >= g.K;
         pack_b(g, k0, kc, j0, nc, packed_b);
         for (int64_t i0 = 0; i0 < g.M; i0 += bl.mc) {
-          const int64_t mc = std::min(bl.mc, g.M - i0);
+          const int64_t mc = min64(bl.mc, g.M - i0);
           pack_a(g, i0, mc, k0, kc, packed_a);
           for (int64_t jr = 0; jr < nc; jr += NR) {
-            const int64_t nr = std::min<int64_t>(NR, nc - jr);
             for (int64_t ir = 0; ir < mc; ir += MR) {
-              const int64_t mr = std::min<int64_t>(MR, mc - ir);
-              micro_kernel(kc, packed_a + ir * kc, packed_b + jr * kc,
-                           g.C + (i0 + ir) * g.ldc + j0 + jr, g.ldc, mr, nr, beta);
+              const Tile t{g.C + (i0 + ir) * g.ldc + j0 + jr,
+                           g.ldc,
+                           min64(MR, mc - ir),
+                           min64(NR, nc - jr),
+                           beta,
+                           last,
+                           call.ep.row_bias ? call.ep.row_bias + i0 + ir : nullptr,
+                           call.ep.col_bias ? call.ep.col_bias + j0 + jr : nullptr,
+                           relu};
+              if (pf > 0)
+                micro_kernel<true>(kc, packed_a + ir * kc, packed_b + jr * kc, t, pf);
+              else
+                micro_kernel<false>(kc, packed_a + ir * kc, packed_b + jr * kc, t, 0);
             }
           }
         }
@@ -231,9 +242,22 @@ struct BlockedGemm {
     return total;
   }
 
+  // y[0, n) += s * x[0, n)
+  static void axpy(float s, const float* __restrict x, float* __restrict y, int64_t n) {
+    int64_t j = 0;
+    const vec sv = splat(s);
+    for (; j + VW <= n; j += VW) store(y + j, load(y + j) + sv * load(x + j));
+    for (; j < n; ++j) y[j] += s * x[j];
+  }
+
+  static void scale(float* c, int64_t n, float beta) {
+    for (int64_t j = 0; j < n; ++j) c[j] = beta == 0.f ? 0.f : beta * c[j];
+  }
+
   // Matrix-vector products: packing would cost as much memory traffic as the product itself,
-  // so these read the operands in place. Returns false when no in-place form applies.
-  static bool try_gemv(const GemmArgs& g) {
+  // so these read the operands in place. The epilogue is left to the caller.
+  static bool gemv(const GemmCall& call) {
+    const GemmArgs& g = call.g;
     if (g.M == 1) {
       // C[0, j] = alpha * sum_k a[k] op(B)(k, j) + beta * C[0, j]
       const int64_t a_stride = g.trans_a ? g.lda : 1;
@@ -246,12 +270,8 @@ struct BlockedGemm {
         }
         return true;
       }
-      scale_c(c, 0, 1, g.N, g.beta);
-      for (int64_t k = 0; k < g.K; ++k) {
-        const float ak = g.alpha * g.A[k * a_stride];
-        const float* b = g.B + k * g.ldb;
-        for (int64_t j = 0; j < g.N; ++j) c[j] += ak * b[j];
-      }
+      if (g.beta != 1.f) scale(c, g.N, g.beta);
+      for (int64_t k = 0; k < g.K; ++k) axpy(g.alpha * g.A[k * a_stride], g.B + k * g.ldb, c, g.N);
       return true;
     }
     if (g.N == 1) {
@@ -267,17 +287,14 @@ struct BlockedGemm {
         return true;
       }
       if (g.ldc != 1) return false;
-      scale_c(g.C, 0, 1, g.M, g.beta);
-      for (int64_t k = 0; k < g.K; ++k) {
-        const float bk = g.alpha * g.B[k * b_stride];
-        const float* a = g.A + k * g.lda;
-        for (int64_t i = 0; i < g.M; ++i) g.C[i] += bk * a[i];
-      }
+      if (g.beta != 1.f) scale(g.C, g.M, g.beta);
+      for (int64_t k = 0; k < g.K; ++k) axpy(g.alpha * g.B[k * b_stride], g.A + k * g.lda, g.C, g.M);
       return true;
     }
     return false;
   }
 };
 
+}  // namespace
 }  // namespace gemm_detail
 }  // namespace tinyai

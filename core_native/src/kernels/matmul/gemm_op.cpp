@@ -42,17 +42,29 @@ class Gemm final : public OpKernel {
     Tensor& y = ctx.output(0, DType::Float32, {M, N});
     if (y.numel() == 0) return;
     float* Y = y.ptr<float>();
+    const GemmRuntime rt = gemm_runtime(ctx, SimdOp::MatrixMul);
     float beta = 0.f;
+    GemmEpilogue ep;
     if (c && beta_ != 0.f) {
-      broadcast_c(ctx, *c, M, N, Y);
-      beta = beta_;
+      if (beta_ == 1.f && is_row_vector(*c, N)) {
+        ep.col_bias = c->ptr<float>();  // a linear layer's bias: added in the GEMM's store
+      } else {
+        broadcast_c(ctx, *c, M, N, Y);
+        beta = beta_;
+      }
     }
-    void* ws = ctx.scratch(sgemm_workspace_bytes(M, N, K));
-    sgemm_ws(trans_a_, trans_b_, M, N, K, alpha_, a->ptr<float>(), a->dim(1), b->ptr<float>(),
-             b->dim(1), beta, Y, N, ws);
+    void* ws = ctx.scratch(sgemm_workspace_bytes(rt, M, N, K));
+    sgemm(rt, trans_a_, trans_b_, M, N, K, alpha_, a->ptr<float>(), a->dim(1), b->ptr<float>(),
+          b->dim(1), beta, Y, N, ws, ep);
   }
 
  private:
+  // C is [N] or [1, N] (and N > 1, so legacy broadcast rules cannot object).
+  bool is_row_vector(const Tensor& c, int64_t N) const {
+    if (legacy_no_broadcast_ || N <= 1) return false;
+    return (c.rank() == 1 && c.dim(0) == N) || (c.rank() == 2 && c.dim(0) == 1 && c.dim(1) == N);
+  }
+
   // Writes C broadcast to [M, N] into Y.
   void broadcast_c(const KernelContext& ctx, const Tensor& c, int64_t M, int64_t N,
                    float* Y) const {

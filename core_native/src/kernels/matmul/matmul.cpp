@@ -2,9 +2,11 @@
 // dimensions broadcast. When B has no batch (activations x weights, the common case) the
 // batch folds into the rows of one GEMM, so the weights are packed once.
 #include <algorithm>
+#include <atomic>
 
 #include "kernels/matmul/gemm.h"
 #include "tinyai/op.h"
+#include "tinyai/thread_pool.h"
 
 namespace tinyai {
 
@@ -47,33 +49,45 @@ class MatMul final : public OpKernel {
     const float* B = b->ptr<float>();
     float* Y = y.ptr<float>();
     const int64_t batches = shape_numel(batch);
+    const GemmRuntime rt = gemm_runtime(ctx, SimdOp::MatrixMul);
     if (shape_numel(b_batch) == 1 && shape_numel(a_batch) == batches) {
       // B is shared by every batch and A's batches are contiguous rows: one tall GEMM.
       const int64_t rows = batches * M;
-      void* ws = ctx.scratch(sgemm_workspace_bytes(rows, N, K));
-      sgemm_ws(false, false, rows, N, K, 1.f, A, K, B, N, 0.f, Y, N, ws);
+      void* ws = ctx.scratch(sgemm_workspace_bytes(rt, rows, N, K));
+      sgemm(rt, false, false, rows, N, K, 1.f, A, K, B, N, 0.f, Y, N, ws);
       return;
     }
 
-    void* ws = ctx.scratch(sgemm_workspace_bytes(M, N, K));
     const std::vector<int64_t> a_step = batch_steps(a_batch, batch, M * K);
     const std::vector<int64_t> b_step = batch_steps(b_batch, batch, K * N);
-    const size_t rank = batch.size();
-    std::vector<int64_t> index(rank, 0);
-    int64_t a_off = 0, b_off = 0;
-    for (int64_t i = 0; i < batches; ++i) {
-      sgemm_ws(false, false, M, N, K, 1.f, A + a_off, K, B + b_off, N, 0.f, Y + i * M * N, N,
-               ws);
-      // Advance the batch index like an odometer, moving each operand by its own step.
-      for (size_t d = rank; d-- > 0;) {
-        a_off += a_step[d];
-        b_off += b_step[d];
-        if (++index[d] < batch[d]) break;
-        a_off -= a_step[d] * batch[d];
-        b_off -= b_step[d] * batch[d];
-        index[d] = 0;
+    // Many small products (attention heads): one batch per thread, each GEMM single-threaded.
+    const int threads = rt.pool ? rt.pool->size() : 1;
+    const bool per_batch_threads = threads > 1 && batches >= threads;
+    GemmRuntime one = rt;
+    if (per_batch_threads) one.pool = nullptr;
+    const size_t slice = sgemm_workspace_bytes(one, M, N, K);
+    char* ws = static_cast<char*>(ctx.scratch(slice * (per_batch_threads ? threads : 1)));
+    auto run_batches = [&](int64_t i0, int64_t i1, char* workspace) {
+      for (int64_t i = i0; i < i1; ++i) {
+        int64_t a_off = 0, b_off = 0, rest = i;
+        for (size_t d = batch.size(); d-- > 0;) {  // batch index -> operand offsets
+          const int64_t idx = rest % batch[d];
+          rest /= batch[d];
+          a_off += idx * a_step[d];
+          b_off += idx * b_step[d];
+        }
+        sgemm(one, false, false, M, N, K, 1.f, A + a_off, K, B + b_off, N, 0.f, Y + i * M * N, N,
+              workspace);
       }
+    };
+    if (!per_batch_threads) {
+      run_batches(0, batches, ws);
+      return;
     }
+    std::atomic<int> next_slice{0};
+    rt.pool->parallel_for(batches, (batches + threads - 1) / threads, [&](int64_t i0, int64_t i1) {
+      run_batches(i0, i1, ws + slice * static_cast<size_t>(next_slice++));
+    });
   }
 
  private:

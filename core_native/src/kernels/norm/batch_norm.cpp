@@ -1,11 +1,13 @@
 // BatchNormalization in inference mode: y = (x - mean) / sqrt(var + eps) * scale + B, folded
 // per channel into y = x * a[c] + b[c]. Training mode (batch statistics, updated running
 // stats) is not implemented.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "kernels/elementwise/dtype_dispatch.h"
 #include "kernels/norm/moments.h"
+#include "tinyai/thread_pool.h"
 
 namespace tinyai {
 namespace {
@@ -63,11 +65,19 @@ class BatchNormKernel final : public OpKernel {
     Tensor& y = ctx.output(0, DType::Float32, x.shape);
     const float* xp = x.ptr<float>();
     float* yp = y.ptr<float>();
-    for (int64_t n = 0; n < batch; ++n)
-      for (int64_t c = 0; c < channels; ++c) {
-        const int64_t off = (n * channels + c) * inner;
-        affine_run(xp + off, yp + off, inner, ab[c], ab[channels + c]);
+    auto planes = [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) {
+        const int64_t c = p % channels;
+        affine_run(xp + p * inner, yp + p * inner, inner, ab[c], ab[channels + c]);
       }
+    };
+    // Memory-bound: worth splitting over the pool only for large activations.
+    const int64_t planes_total = batch * channels;
+    if (ctx.pool() && planes_total > 1 && planes_total * inner >= (1 << 16))
+      ctx.pool()->parallel_for(planes_total, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(inner, 1)),
+                               planes);
+    else
+      planes(0, planes_total);
 
     // Inference mode leaves the running statistics unchanged; pass them through for models
     // that declare those outputs anyway.

@@ -1,0 +1,168 @@
+// The one GEMM dispatch point: picks the ISA kernel (runtime.isa, already capped by cpuid),
+// derives cache blocking from CacheConfig and the detected caches, splits the problem over
+// the thread pool, and fuses or applies the epilogue.
+#include "kernels/matmul/gemm.h"
+
+#include <algorithm>
+#include <atomic>
+
+#include "kernels/matmul/gemm_kernel.h"
+#include "simd/cache_model.h"
+#include "simd/cpu_info.h"
+#include "tinyai/op.h"
+#include "tinyai/thread_pool.h"
+
+namespace tinyai {
+
+using gemm_detail::Blocking;
+using gemm_detail::GemmArgs;
+using gemm_detail::GemmCall;
+using gemm_detail::GemmKernel;
+
+namespace {
+
+// Below this many multiply-adds a GEMM runs on one thread: waking workers costs more.
+constexpr int64_t kMinParallelMacs = 1 << 17;
+constexpr int kLineFloats = 16;
+
+const GemmKernel& kernel_for(Isa isa) {
+#if TINYAI_X86_KERNELS
+  if (isa == Isa::Avx512) return gemm_detail::kGemmAvx512f;
+  if (isa == Isa::Avx2) return gemm_detail::kGemmAvx2Fma;
+#endif
+  if (isa == Isa::Scalar) return gemm_detail::gemm_kernel_scalar();
+  return gemm_detail::gemm_kernel_baseline();
+}
+
+// kc from the runtime; mc so the packed A block fills about half of L2; nc so the packed B
+// block is about one L2 (it is re-read once per A block, from L2/L3), bounded so the
+// workspace stays a few MiB however large the matrices are.
+Blocking blocking_for(const GemmKernel& k, int kc_pref) {
+  const CacheSizes& c = cpu_info().caches;
+  const int64_t kc = std::clamp<int64_t>(kc_pref, 16, 4096);
+  const int64_t mc = std::clamp<int64_t>(c.l2_bytes / 2 / (kc * 4) / k.mr * k.mr, k.mr, 64 * k.mr);
+  const int64_t nc = std::clamp<int64_t>(c.l2_bytes / (kc * 4) / k.nr * k.nr, 4 * k.nr, 256 * k.nr);
+  return {mc, kc, nc};
+}
+
+size_t slice_bytes(const GemmKernel& k, const Blocking& bl, int64_t M, int64_t N, int64_t K) {
+  if (k.isa == Isa::Scalar)
+    return static_cast<size_t>(std::max<int64_t>(N, 1)) * sizeof(float) + gemm_detail::kWorkspaceAlign;
+  return gemm_detail::workspace_bytes(M, N, K, bl, k.mr, k.nr);
+}
+
+int thread_count(const GemmRuntime& rt) { return rt.pool ? rt.pool->size() : 1; }
+
+// The [i0, i0+m) x [j0, j0+n) block of a call as a call of its own.
+GemmCall sub_call(const GemmCall& c, int64_t i0, int64_t m, int64_t j0, int64_t n) {
+  GemmCall s = c;
+  GemmArgs& g = s.g;
+  g.M = m;
+  g.N = n;
+  g.A = c.g.A + (c.g.trans_a ? i0 : i0 * c.g.lda);
+  g.B = c.g.B + (c.g.trans_b ? j0 * c.g.ldb : j0);
+  g.C = c.g.C + i0 * c.g.ldc + j0;
+  if (s.ep.row_bias) s.ep.row_bias += i0;
+  if (s.ep.col_bias) s.ep.col_bias += j0;
+  return s;
+}
+
+void run_one(const GemmKernel& k, const GemmCall& call, bool fuse) {
+  if (k.gemv(call)) {
+    apply_epilogue(call.g.C, call.g.ldc, call.g.M, call.g.N, call.ep);
+    return;
+  }
+  if (fuse || k.isa == Isa::Scalar) {
+    k.run(call);
+    return;
+  }
+  GemmCall plain = call;
+  plain.ep = GemmEpilogue{};
+  k.run(plain);
+  apply_epilogue(call.g.C, call.g.ldc, call.g.M, call.g.N, call.ep);
+}
+
+}  // namespace
+
+GemmRuntime gemm_runtime(const SessionConfig& c, ThreadPool* pool, SimdOp family) {
+  GemmRuntime rt;
+  rt.isa = select_isa(c, family);
+  // CacheConfig.block_size counts 8-float steps of the K blocking: the default 64 is kc = 512.
+  rt.kc = std::max(1, c.cache.block_size) * 8;
+  rt.prefetch_lines = use_prefetch(c, family) ? c.cache.prefetch_distance : 0;
+  rt.fuse = use_fusion(c, family);
+  rt.pool = pool;
+  return rt;
+}
+
+GemmRuntime gemm_runtime(const KernelContext& ctx, SimdOp family) {
+  return gemm_runtime(ctx.config(), ctx.pool(), family);
+}
+
+GemmPlanInfo gemm_plan_info(const GemmRuntime& rt) {
+  const GemmKernel& k = kernel_for(rt.isa);
+  const Blocking bl = blocking_for(k, rt.kc);
+  return {k.mr, k.nr, bl.mc, bl.kc, bl.nc};
+}
+
+size_t sgemm_workspace_bytes(const GemmRuntime& rt, int64_t M, int64_t N, int64_t K) {
+  const GemmKernel& k = kernel_for(rt.isa);
+  return slice_bytes(k, blocking_for(k, rt.kc), M, N, K) * static_cast<size_t>(thread_count(rt));
+}
+
+void apply_epilogue(float* C, int64_t ldc, int64_t M, int64_t N, const GemmEpilogue& ep) {
+  if (ep.empty()) return;
+  const bool relu = ep.activation == GemmActivation::Relu;
+  for (int64_t i = 0; i < M; ++i) {
+    float* c = C + i * ldc;
+    const float rb = ep.row_bias ? ep.row_bias[i] : 0.f;
+    for (int64_t j = 0; j < N; ++j) {
+      float v = c[j] + rb;
+      if (ep.col_bias) v += ep.col_bias[j];
+      c[j] = relu && v < 0.f ? 0.f : v;
+    }
+  }
+}
+
+void sgemm(const GemmRuntime& rt, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+           float alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
+           float* C, int64_t ldc, void* workspace, const GemmEpilogue& ep) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == 0.f) {  // C = beta * C, then the epilogue
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
+    apply_epilogue(C, ldc, M, N, ep);
+    return;
+  }
+  const GemmKernel& k = kernel_for(rt.isa);
+  GemmCall call;
+  call.g = GemmArgs{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc};
+  call.bl = blocking_for(k, rt.kc);
+  call.ep = ep;
+  call.prefetch_floats = rt.prefetch_lines * kLineFloats;
+  call.workspace = workspace;
+  cache_model_record_gemm(k.isa, M, N, K, call.bl.mc, call.bl.kc, call.bl.nc, k.mr, k.nr,
+                          beta == 0.f);
+
+  const int threads = thread_count(rt);
+  if (threads == 1 || M * N * K < kMinParallelMacs) {
+    run_one(k, call, rt.fuse);
+    return;
+  }
+  // Split the dimension whose split duplicates the smaller packing: threads splitting N each
+  // pack all of A (M x K), threads splitting M each pack all of B (K x N).
+  const int64_t n_units = (N + k.nr - 1) / k.nr, m_units = (M + k.mr - 1) / k.mr;
+  const bool split_n = (M <= N && n_units >= threads) || m_units < threads;
+  const int64_t units = split_n ? n_units : m_units;
+  const int64_t unit = split_n ? k.nr : k.mr;
+  const size_t slice = slice_bytes(k, call.bl, M, N, K);
+  std::atomic<int> next_slice{0};
+  rt.pool->parallel_for(units, (units + threads - 1) / threads, [&](int64_t u0, int64_t u1) {
+    GemmCall part = split_n ? sub_call(call, 0, M, u0 * unit, std::min(N, u1 * unit) - u0 * unit)
+                            : sub_call(call, u0 * unit, std::min(M, u1 * unit) - u0 * unit, 0, N);
+    part.workspace = static_cast<char*>(workspace) + slice * static_cast<size_t>(next_slice++);
+    run_one(k, part, rt.fuse);
+  });
+}
+
+}  // namespace tinyai
