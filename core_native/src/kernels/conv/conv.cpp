@@ -16,6 +16,8 @@ namespace {
 
 // Below this many element operations a loop stays on the calling thread.
 constexpr int64_t kMinParallelWork = 1 << 15;
+// Larger weight matrices are packed block by block as the GEMM goes (bounded scratch).
+constexpr size_t kMaxPackedWeightBytes = size_t{64} << 20;
 
 class Conv final : public OpKernel {
  public:
@@ -102,26 +104,36 @@ class Conv final : public OpKernel {
     const GemmRuntime rt = gemm_runtime(ctx, SimdOp::Conv);
     void* workspace = ctx.scratch(sgemm_workspace_bytes(rt, p.group_maps, chunk, K));
     ThreadPool* pool = ctx.pool();
+    // Pack each group's weights once per run instead of once per GEMM call (per image, column
+    // chunk, column block and thread): costs the packed weights in scratch, so only when the
+    // memory/speed tradeoff leans to speed and the packing is reused.
+    const int64_t chunks = (out_plane + chunk - 1) / chunk;
+    const bool reused = p.batch * chunks > 1 || (pool && pool->size() > 1) || out_plane > 512;
+    const size_t packed_bytes = sgemm_packed_a_bytes(rt, p.group_maps, K);
+    const bool prepack = reused && packed_bytes > 0 && packed_bytes <= kMaxPackedWeightBytes &&
+                         ctx.config().memory.memory_speed_tradeoff >= 0.5f;
+    void* packed_buffer = prepack ? ctx.scratch(packed_bytes) : nullptr;
 
-    for (int64_t n = 0; n < p.batch; ++n) {
-      float* y_n = p.y + n * maps * out_plane;
-      for (int64_t g = 0; g < p.groups; ++g) {
+    for (int64_t g = 0; g < p.groups; ++g) {
+      const float* w_g = p.w + g * p.group_maps * K;
+      PackedA packed;
+      if (prepack) packed = sgemm_pack_a(rt, false, p.group_maps, K, 1.f, w_g, K, packed_buffer);
+      // The bias is added in the GEMM's store (once per output element).
+      GemmEpilogue ep;
+      ep.row_bias = p.bias ? p.bias + g * p.group_maps : nullptr;
+      for (int64_t n = 0; n < p.batch; ++n) {
         const float* x_g = p.x + (n * channels + g * p.group_channels) * in_plane;
-        const float* w_g = p.w + g * p.group_maps * K;
-        float* y_g = y_n + g * p.group_maps * out_plane;
-        // The bias is added in the GEMM's store (once per output element).
-        GemmEpilogue ep;
-        ep.row_bias = p.bias ? p.bias + g * p.group_maps : nullptr;
+        float* y_g = p.y + (n * maps + g * p.group_maps) * out_plane;
         if (direct) {
           sgemm(rt, false, false, p.group_maps, out_plane, K, 1.f, w_g, K, x_g, in_plane, 0.f,
-                y_g, out_plane, workspace, ep);
+                y_g, out_plane, workspace, ep, &packed);
           continue;
         }
         for (int64_t j0 = 0; j0 < out_plane; j0 += chunk) {
           const int64_t cols = std::min(chunk, out_plane - j0);
           im2col_parallel(pool, p.geo, p.group_channels, x_g, j0, cols, col);
           sgemm(rt, false, false, p.group_maps, cols, K, 1.f, w_g, K, col, cols, 0.f, y_g + j0,
-                out_plane, workspace, ep);
+                out_plane, workspace, ep, &packed);
         }
       }
     }

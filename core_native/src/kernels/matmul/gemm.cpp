@@ -62,6 +62,7 @@ GemmCall sub_call(const GemmCall& c, int64_t i0, int64_t m, int64_t j0, int64_t 
   g.A = c.g.A + (c.g.trans_a ? i0 : i0 * c.g.lda);
   g.B = c.g.B + (c.g.trans_b ? j0 * c.g.ldb : j0);
   g.C = c.g.C + i0 * c.g.ldc + j0;
+  s.packed_a_row0 += i0;
   if (s.ep.row_bias) s.ep.row_bias += i0;
   if (s.ep.col_bias) s.ep.col_bias += j0;
   return s;
@@ -110,6 +111,32 @@ size_t sgemm_workspace_bytes(const GemmRuntime& rt, int64_t M, int64_t N, int64_
   return slice_bytes(k, blocking_for(k, rt.kc), M, N, K) * static_cast<size_t>(thread_count(rt));
 }
 
+size_t sgemm_packed_a_bytes(const GemmRuntime& rt, int64_t M, int64_t K) {
+  const GemmKernel& k = kernel_for(rt.isa);
+  if (k.isa == Isa::Scalar || M <= 0 || K <= 0) return 0;
+  return static_cast<size_t>(gemm_detail::round_up(M, k.mr) * K) * sizeof(float) +
+         gemm_detail::kWorkspaceAlign;
+}
+
+PackedA sgemm_pack_a(const GemmRuntime& rt, bool trans_a, int64_t M, int64_t K, float alpha,
+                     const float* A, int64_t lda, void* dst) {
+  const GemmKernel& k = kernel_for(rt.isa);
+  const Blocking bl = blocking_for(k, rt.kc);
+  auto addr = reinterpret_cast<uintptr_t>(dst);
+  addr = (addr + gemm_detail::kWorkspaceAlign - 1) & ~static_cast<uintptr_t>(gemm_detail::kWorkspaceAlign - 1);
+  float* out = reinterpret_cast<float*>(addr);
+  const GemmArgs g{trans_a, false, M, 0, K, alpha, A, lda, nullptr, 0, 0.f, nullptr, 0};
+  const int64_t panels = (M + k.mr - 1) / k.mr;
+  auto pack = [&](int64_t p0, int64_t p1) {
+    k.pack_a_rows(g, bl, p0 * k.mr, std::min(M, p1 * k.mr), out);
+  };
+  if (rt.pool && M * K >= kMinParallelMacs / 8)
+    rt.pool->parallel_for(panels, 1, pack);
+  else
+    pack(0, panels);
+  return PackedA{out, M, K, k.isa, rt.kc};
+}
+
 void apply_epilogue(float* C, int64_t ldc, int64_t M, int64_t N, const GemmEpilogue& ep) {
   if (ep.empty()) return;
   const bool relu = ep.activation == GemmActivation::Relu;
@@ -126,7 +153,8 @@ void apply_epilogue(float* C, int64_t ldc, int64_t M, int64_t N, const GemmEpilo
 
 void sgemm(const GemmRuntime& rt, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
            float alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
-           float* C, int64_t ldc, void* workspace, const GemmEpilogue& ep) {
+           float* C, int64_t ldc, void* workspace, const GemmEpilogue& ep,
+           const PackedA* packed_a) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == 0.f) {  // C = beta * C, then the epilogue
     for (int64_t i = 0; i < M; ++i)
@@ -141,6 +169,11 @@ void sgemm(const GemmRuntime& rt, bool trans_a, bool trans_b, int64_t M, int64_t
   call.ep = ep;
   call.prefetch_floats = rt.prefetch_lines * kLineFloats;
   call.workspace = workspace;
+  if (packed_a && packed_a->data && packed_a->isa == k.isa && packed_a->kc == rt.kc &&
+      packed_a->M == M && packed_a->K == K) {
+    call.packed_a = packed_a->data;
+    call.packed_a_rows = gemm_detail::round_up(M, k.mr);
+  }
   cache_model_record_gemm(k.isa, M, N, K, call.bl.mc, call.bl.kc, call.bl.nc, k.mr, k.nr,
                           beta == 0.f);
 

@@ -9,7 +9,8 @@ namespace gemm_detail {
 using BaselineGemm = BlockedGemm</*VW=*/4, /*MR=*/6, /*NR=*/8>;
 
 const GemmKernel& gemm_kernel_baseline() {
-  static const GemmKernel k{Isa::Baseline, 6, 8, &BaselineGemm::run, &BaselineGemm::gemv};
+  static const GemmKernel k{Isa::Baseline, 6, 8, &BaselineGemm::run, &BaselineGemm::gemv,
+                             &BaselineGemm::pack_a_rows};
   return k;
 }
 

@@ -55,6 +55,12 @@ struct BlockedGemm {
           for (int64_t i = 0; i < mr; ++i) d[k * MR + i] = g.alpha * s[i];
           for (int64_t i = mr; i < MR; ++i) d[k * MR + i] = 0.f;
         }
+      } else if (mr == MR) {  // k-outer: contiguous stores, MR sequential read streams
+        const float* s[MR];
+        for (int i = 0; i < MR; ++i) s[i] = g.A + (i0 + p + i) * g.lda + k0;
+        for (int64_t k = 0; k < kc; ++k)
+#pragma GCC unroll 16
+          for (int i = 0; i < MR; ++i) d[k * MR + i] = g.alpha * s[i][k];
       } else {
         for (int64_t i = 0; i < mr; ++i) {
           const float* s = g.A + (i0 + p + i) * g.lda + k0;
@@ -177,6 +183,15 @@ struct BlockedGemm {
     }
   }
 
+  static void pack_a_rows(const GemmArgs& g, const Blocking& bl, int64_t r0, int64_t r1,
+                          float* dst) {
+    const int64_t rows = round_up(g.M, MR);
+    for (int64_t k0 = 0; k0 < g.K; k0 += bl.kc) {
+      const int64_t kc = min64(bl.kc, g.K - k0);
+      pack_a(g, r0, r1 - r0, k0, kc, dst + k0 * rows + r0 * kc);
+    }
+  }
+
   // Requires M, N, K >= 1 and alpha != 0 (the dispatcher handles the degenerate cases).
   static void run(const GemmCall& call) {
     const GemmArgs& g = call.g;
@@ -200,7 +215,11 @@ struct BlockedGemm {
         pack_b(g, k0, kc, j0, nc, packed_b);
         for (int64_t i0 = 0; i0 < g.M; i0 += bl.mc) {
           const int64_t mc = min64(bl.mc, g.M - i0);
-          pack_a(g, i0, mc, k0, kc, packed_a);
+          const float* pa = packed_a;
+          if (call.packed_a)
+            pa = call.packed_a + k0 * call.packed_a_rows + (call.packed_a_row0 + i0) * kc;
+          else
+            pack_a(g, i0, mc, k0, kc, packed_a);
           for (int64_t jr = 0; jr < nc; jr += NR) {
             for (int64_t ir = 0; ir < mc; ir += MR) {
               const Tile t{g.C + (i0 + ir) * g.ldc + j0 + jr,
@@ -213,9 +232,9 @@ struct BlockedGemm {
                            call.ep.col_bias ? call.ep.col_bias + j0 + jr : nullptr,
                            relu};
               if (pf > 0)
-                micro_kernel<true>(kc, packed_a + ir * kc, packed_b + jr * kc, t, pf);
+                micro_kernel<true>(kc, pa + ir * kc, packed_b + jr * kc, t, pf);
               else
-                micro_kernel<false>(kc, packed_a + ir * kc, packed_b + jr * kc, t, 0);
+                micro_kernel<false>(kc, pa + ir * kc, packed_b + jr * kc, t, 0);
             }
           }
         }

@@ -34,6 +34,10 @@ struct GemmCall {
   GemmEpilogue ep;          // applied once per C element, after the last K block
   int prefetch_floats = 0;  // software prefetch distance into packed panels (0: none)
   void* workspace = nullptr;  // workspace_bytes(...) for this call's M, N, K
+  // alpha * op(A) already packed for the whole K (pack_a_all); the call's rows start at
+  // packed row `packed_a_row0` of a packing with `packed_a_rows` (a multiple of MR) rows.
+  const float* packed_a = nullptr;
+  int64_t packed_a_rows = 0, packed_a_row0 = 0;
 };
 
 // One ISA's GEMM: register tile and entry points. `run` requires M, N, K >= 1, alpha != 0.
@@ -43,6 +47,9 @@ struct GemmKernel {
   void (*run)(const GemmCall& call);
   // Matrix-vector products read operands in place; false when no in-place form applies.
   bool (*gemv)(const GemmCall& call);
+  // Packs rows [r0, r1) (multiples of MR, or r1 = M) of alpha * op(A) for every K block into
+  // `dst`, laid out as run() reads a pre-packed A: block k0 at dst + k0 * round_up(M, MR).
+  void (*pack_a_rows)(const GemmArgs& g, const Blocking& bl, int64_t r0, int64_t r1, float* dst);
 };
 
 const GemmKernel& gemm_kernel_scalar();

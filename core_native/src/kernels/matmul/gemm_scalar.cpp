@@ -32,11 +32,12 @@ void run_scalar(const GemmCall& call) {
 }
 
 bool no_gemv(const GemmCall&) { return false; }
+void no_pack(const GemmArgs&, const Blocking&, int64_t, int64_t, float*) {}
 
 }  // namespace
 
 const GemmKernel& gemm_kernel_scalar() {
-  static const GemmKernel k{Isa::Scalar, 1, 1, &run_scalar, &no_gemv};
+  static const GemmKernel k{Isa::Scalar, 1, 1, &run_scalar, &no_gemv, &no_pack};
   return k;
 }
 
