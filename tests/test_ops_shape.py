@@ -204,6 +204,12 @@ def test_concat(tmp_path, axis, shapes):
     check(m, feeds, tmp_path)
 
 
+def test_concat_opset1_default_axis(tmp_path):
+    feeds = {"a": _rand(2, 3), "b": _rand(2, 4, seed=1)}
+    m = make_model(_node("Concat", ["a", "b"]), feeds, {"y": FLOAT}, opset=1)
+    check(m, feeds, tmp_path, expected={"y": np.concatenate([feeds["a"], feeds["b"]], axis=1)})
+
+
 def test_concat_int64_with_constant(tmp_path):
     x = _ints(3)
     m = make_model(_node("Concat", ["x", "c"], axis=0), {"x": x}, {"y": INT64},
@@ -481,6 +487,14 @@ def test_cast(tmp_path, src, to):
     else:
         x = np.array([-5, 0, 1, 7, 123456], src)
     check(_single("Cast", x, out_dtype=DTYPES[to], to=to), {"x": x}, tmp_path)
+
+
+def test_cast_opset1_names_the_type(tmp_path):
+    x = np.array([1.9, -2.5, 0.0], FLOAT)
+    m = _single("Cast", x, opset=1, out_dtype=INT64, to="INT64")
+    check(m, {"x": x}, tmp_path, expected={"y": x.astype(INT64)})
+    check_unsupported(_single("Cast", x, opset=1, out_dtype=np.float64, to="DOUBLE"), {"x": x},
+                      tmp_path, "Cast")
 
 
 def test_cast_like(tmp_path):

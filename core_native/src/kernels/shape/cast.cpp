@@ -68,10 +68,21 @@ void cast_into(const Tensor& x, Tensor& y) {
 class CastKernel : public OpKernel {
  public:
   explicit CastKernel(const Node& node) {
-    const int64_t to = node.attr_int("to", 0);
-    if (!dtype_from_onnx(static_cast<int32_t>(to), &to_))
+    int32_t to = 0;
+    const Attribute* a = node.attr("to");
+    if (a && a->kind == Attribute::Kind::String) {
+      // Cast-1 names the type ("FLOAT", "INT64", ...).
+      const std::string& s = a->s;
+      to = s == "FLOAT" ? 1 : s == "INT32" ? 6 : s == "INT64" ? 7 : s == "BOOL" ? 9 : -1;
+      if (to < 0)
+        throw UnsupportedOperatorError(node.op_type, node.name, "cast to " + s +
+                                       "; the core supports FLOAT, INT64, INT32 and BOOL");
+    } else {
+      to = static_cast<int32_t>(node.attr_int("to", 0));
+    }
+    if (!dtype_from_onnx(to, &to_))
       throw UnsupportedOperatorError(node.op_type, node.name,
-                                     "cast to " + onnx_dtype_name(static_cast<int32_t>(to)) +
+                                     "cast to " + onnx_dtype_name(to) +
                                          "; the core supports float32, int64, int32 and bool");
   }
 

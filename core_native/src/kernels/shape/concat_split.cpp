@@ -10,7 +10,8 @@ namespace {
 
 class ConcatKernel : public OpKernel {
  public:
-  explicit ConcatKernel(const Node& node) : axis_(node.attr_int("axis", 0)) {
+  // Concat-1 defaults to axis 1; from opset 4 on the axis is required.
+  explicit ConcatKernel(const Node& node) : axis_(node.attr_int("axis", 1)) {
     if (!node.has_attr("axis") && effective_opset(node) >= 4)
       throw ModelError("Concat node '" + node.name + "': missing the required 'axis'");
   }
