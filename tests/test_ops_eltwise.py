@@ -65,25 +65,36 @@ def _graph_feeds(model, feeds):
     return {k: v for k, v in feeds.items() if k in names}
 
 
-def run_tw(model, feeds, tmp_path):
+def run_tw(model, feeds, tmp_path, simd_levels=(3,)):
+    """Outputs in graph order; with several SIMD levels, a list of such lists (one import)."""
     feeds = _graph_feeds(model, feeds)
     path = tmp_path / "model.onnx"
     onnx.save(model, str(path))
-    outs = tw.Session(tw.load_model(path)).run(feeds)
-    return [outs[o.name] for o in model.graph.output]
+    loaded = tw.load_model(path)
+    runs = []
+    for level in simd_levels:
+        outs = tw.Session(loaded, tw.Config(simd_level=level)).run(feeds)
+        runs.append([outs[o.name] for o in model.graph.output])
+    return runs[0] if len(runs) == 1 else runs
 
 
-def check(model, feeds, tmp_path, rtol=RTOL, atol=ATOL, expected=None):
+# Level 0 is the scalar reference (libm); level 3 the widest vector build (activation family).
+BOTH_LEVELS = (0, 3)
+
+
+def check(model, feeds, tmp_path, rtol=RTOL, atol=ATOL, expected=None, simd_levels=(3,)):
     """Compare every output with onnxruntime (or with `expected` when given)."""
     feeds = _graph_feeds(model, feeds)
     want = expected if expected is not None else list(ort_run(model, feeds).values())
-    got = run_tw(model, feeds, tmp_path)
+    runs = run_tw(model, feeds, tmp_path, simd_levels)
+    runs = runs if len(simd_levels) > 1 else [runs]
     producer = {o: n.op_type for n in model.graph.node for o in n.output}
-    for out, g, w in zip(model.graph.output, got, want):
-        w = np.asarray(w)
-        what = f"{producer[out.name]}:{out.name}"
-        assert g.dtype == w.dtype, f"{what}: dtype {g.dtype} != {w.dtype}"
-        assert_close(g, w, rtol=rtol, atol=atol, what=what)
+    for level, got in zip(simd_levels, runs):
+        for out, g, w in zip(model.graph.output, got, want):
+            w = np.asarray(w)
+            what = f"{producer[out.name]}:{out.name} at simd_level {level}"
+            assert g.dtype == w.dtype, f"{what}: dtype {g.dtype} != {w.dtype}"
+            assert_close(g, w, rtol=rtol, atol=atol, what=what)
 
 
 def rand(rng, shape, dtype=F32, lo=-3.0, hi=3.0):
@@ -309,8 +320,8 @@ UNARY_FLOAT = [
                          ids=[f"{o}-{a}" if a else o for o, a, _ in UNARY_FLOAT])
 def test_unary_float(op, attrs, rng_range, rng, tmp_path):
     lo, hi = rng_range or (-4.0, 4.0)
-    x = rand(rng, (2, 3, 17), lo=lo, hi=hi)
-    check(make_model(op, {"x": x}, 18, **attrs), {"x": x}, tmp_path)
+    x = rand(rng, (2, 3, 17), lo=lo, hi=hi)  # 102 values: vector loops plus a ragged tail
+    check(make_model(op, {"x": x}, 18, **attrs), {"x": x}, tmp_path, simd_levels=BOTH_LEVELS)
 
 
 def test_round_half_to_even(tmp_path):
@@ -321,7 +332,8 @@ def test_round_half_to_even(tmp_path):
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
 def test_gelu(approximate, rng, tmp_path):
     x = rand(rng, (4, 33), lo=-6, hi=6)
-    check(make_model("Gelu", {"x": x}, 20, approximate=approximate), {"x": x}, tmp_path)
+    check(make_model("Gelu", {"x": x}, 20, approximate=approximate), {"x": x}, tmp_path,
+          simd_levels=BOTH_LEVELS)
 
 
 @pytest.mark.parametrize("op", ["Abs", "Neg", "Sign"])
@@ -380,7 +392,7 @@ def test_softmax_family(opset, axis, shape, rng, tmp_path):
     x[..., :2] = np.round(x[..., :2] / 20)  # a few ties: Hardmax takes the first maximum
     attrs = {} if axis is None else {"axis": axis}
     check(make_model(["Softmax", "LogSoftmax", "Hardmax"], {"x": x}, opset, **attrs), {"x": x},
-          tmp_path)
+          tmp_path, simd_levels=BOTH_LEVELS)
 
 
 # ---------------------------------------------------------------------------------------------
