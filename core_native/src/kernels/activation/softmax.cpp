@@ -46,9 +46,19 @@ void normalize_row(SoftmaxKind kind, const float* x, float* y, int64_t n) {
   }
 }
 
+// e^v over a contiguous run, in place: libm at SIMD level 0 (`vec` null), else the ISA's
+// vector loop from the activation family.
+void exp_inplace(const ActivationKernels* vec, float* v, int64_t n) {
+  if (vec) {
+    vec->map(ActKind::Exp, ActParams{}, v, v, n);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) v[i] = std::exp(v[i]);
+}
+
 // One [n, inner] slab normalised along n; `mx`, `sum` hold `inner` floats, `arg` inner ints.
 void normalize_columns(SoftmaxKind kind, const float* x, float* y, int64_t n, int64_t inner,
-                       float* mx, float* sum, int64_t* arg) {
+                       float* mx, float* sum, int64_t* arg, const ActivationKernels* vec) {
   if (n == 0) return;
   std::copy(x, x + inner, mx);
   std::fill(arg, arg + inner, int64_t{0});
@@ -66,7 +76,9 @@ void normalize_columns(SoftmaxKind kind, const float* x, float* y, int64_t n, in
   for (int64_t r = 0; r < n; ++r) {
     const float* xr = x + r * inner;
     float* yr = y + r * inner;
-    for (int64_t j = 0; j < inner; ++j) sum[j] += (yr[j] = std::exp(xr[j] - mx[j]));
+    for (int64_t j = 0; j < inner; ++j) yr[j] = xr[j] - mx[j];
+    exp_inplace(vec, yr, inner);
+    for (int64_t j = 0; j < inner; ++j) sum[j] += yr[j];
   }
   if (kind == SoftmaxKind::Softmax) {
     for (int64_t j = 0; j < inner; ++j) sum[j] = 1.f / sum[j];
@@ -106,8 +118,8 @@ class SoftmaxKernel final : public OpKernel {
     }
     const float* xp = x->ptr<float>();
     float* yp = y.ptr<float>();
+    const Isa isa = select_isa(ctx.config(), SimdOp::Activation);
     if (inner == 1) {
-      const Isa isa = select_isa(ctx.config(), SimdOp::Activation);
       if (kKind == SoftmaxKind::Hardmax || isa == Isa::Scalar) {
         for (int64_t o = 0; o < outer; ++o) normalize_row(kKind, xp + o * n, yp + o * n, n);
         return;
@@ -129,8 +141,10 @@ class SoftmaxKernel final : public OpKernel {
     auto* arg = reinterpret_cast<int64_t*>(scratch);
     auto* mx = reinterpret_cast<float*>(arg + inner);
     float* sum = mx + inner;
+    const ActivationKernels* vec = isa == Isa::Scalar ? nullptr : &activation_kernels(isa);
     for (int64_t o = 0; o < outer; ++o)
-      normalize_columns(kKind, xp + o * n * inner, yp + o * n * inner, n, inner, mx, sum, arg);
+      normalize_columns(kKind, xp + o * n * inner, yp + o * n * inner, n, inner, mx, sum, arg,
+                        vec);
   }
 
  private:

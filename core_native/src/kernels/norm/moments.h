@@ -1,7 +1,9 @@
 // Mean and (population) variance of a contiguous span, shared by the normalisation kernels.
-// Two passes with double accumulators: the centred second pass avoids the cancellation of
-// E[x^2] - E[x]^2 when the mean is large relative to the spread.
+// Two passes, the second centred, which avoids the cancellation of E[x^2] - E[x]^2 when the
+// mean is large relative to the spread. Sums run in blocks of float lanes (a loop that
+// vectorises) flushed into a double per block, so long spans keep double-level accuracy.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 
 namespace tinyai {
@@ -11,17 +13,31 @@ struct Moments {
   float var = 0.f;
 };
 
+// sum of f(x[i]) over the span; f is applied lane-wise inside vectorisable blocks.
+template <class F> double blocked_sum(const float* x, int64_t n, F f) {
+  constexpr int kLanes = 8;
+  constexpr int64_t kBlock = 512;
+  double total = 0.0;
+  for (int64_t b = 0; b < n; b += kBlock) {
+    const int64_t e = std::min(n, b + kBlock);
+    float lanes[kLanes] = {};
+    int64_t i = b;
+    for (; i + kLanes <= e; i += kLanes)
+      for (int l = 0; l < kLanes; ++l) lanes[l] += f(x[i + l]);
+    float part = 0.f;
+    for (; i < e; ++i) part += f(x[i]);
+    for (int l = 0; l < kLanes; ++l) part += lanes[l];
+    total += part;
+  }
+  return total;
+}
+
 inline Moments span_moments(const float* x, int64_t n) {
   if (n <= 0) return {};
-  double sum = 0.0;
-  for (int64_t i = 0; i < n; ++i) sum += x[i];
-  const double mean = sum / static_cast<double>(n);
-  double sq = 0.0;
-  for (int64_t i = 0; i < n; ++i) {
-    const double d = x[i] - mean;
-    sq += d * d;
-  }
-  return {static_cast<float>(mean), static_cast<float>(sq / static_cast<double>(n))};
+  const double inv_n = 1.0 / static_cast<double>(n);
+  const float mean = static_cast<float>(blocked_sum(x, n, [](float v) { return v; }) * inv_n);
+  const double sq = blocked_sum(x, n, [mean](float v) { return (v - mean) * (v - mean); });
+  return {mean, static_cast<float>(sq * inv_n)};
 }
 
 // y[i] = x[i] * a + b: the affine step every normalisation ends with.
