@@ -56,7 +56,7 @@ class Session:
                 want = next((i.dtype for i in self.model.inputs if i.name == name), None)
                 hint = f"; the model expects {np.dtype(want).name}" if want is not None else ""
                 raise InputError(f"input '{name}' has dtype {arr.dtype.name}{hint}")
-            feeds[str(name)] = np.ascontiguousarray(arr)
+            feeds[str(name)] = np.require(arr, requirements="C")  # keeps 0-d scalars 0-d
         return feeds
 
     def default_inputs(self, batch: int = 1) -> Dict[str, np.ndarray]:

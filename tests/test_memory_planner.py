@@ -156,6 +156,9 @@ def test_execution_plan_steps(light_models):
     assert any(s["in_place"] for s in steps)
     est = sess.estimate_memory_usage()
     assert max(s["live_bytes"] for s in steps) == est["live_peak_bytes"]
+    assert len(est["layer_peak_bytes"]) == len(model.layers)
+    assert max(est["layer_peak_bytes"]) == est["live_peak_bytes"]
+    assert est["scratch_measured"]
 
 
 def test_execute_layer_steps_to_the_same_outputs(tmp_path):

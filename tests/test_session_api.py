@@ -114,3 +114,20 @@ def test_already_imported_model_does_not_parse_onnx_again(tmp_path, monkeypatch)
     monkeypatch.setattr(onnx, "load_model", boom)
     again = tw.load_model(path)
     assert again.layers
+
+
+def test_scalar_graph_input_keeps_rank_zero(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("Add", ["a", "b"], ["y"], name="add")
+    graph = helper.make_graph([node], "scalar",
+                              [helper.make_tensor_value_info("a", TensorProto.FLOAT, []),
+                               helper.make_tensor_value_info("b", TensorProto.FLOAT, [3])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3])])
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    path = tmp_path / "scalar.onnx"
+    onnx.save_model(m, str(path))
+    out = tw.Session(tw.load_model(path)).run({"a": np.float32(2.0), "b": np.arange(3, dtype=np.float32)})
+    np.testing.assert_array_equal(out["y"], [2, 3, 4])

@@ -140,6 +140,8 @@ py::dict estimate_dict(const MemoryEstimate& m) {
   d["in_place_count"] = m.in_place_count;
   d["reordered"] = m.reordered;
   d["keep_arena"] = m.keep_arena;
+  d["scratch_measured"] = m.scratch_measured;
+  d["layer_peak_bytes"] = m.layer_peak_bytes;
   return d;
 }
 

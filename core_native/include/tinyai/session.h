@@ -64,6 +64,8 @@ struct MemoryEstimate {
   int in_place_count = 0;
   bool reordered = false;
   bool keep_arena = true;
+  bool scratch_measured = false;
+  std::vector<int64_t> layer_peak_bytes;  // per layer: max live intermediates during its steps
 };
 
 class Session {

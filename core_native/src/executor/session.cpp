@@ -296,6 +296,12 @@ MemoryEstimate Session::estimate_for(const PlanEntry& e) const {
   m.in_place_count = p.in_place_count;
   m.reordered = p.reordered;
   m.keep_arena = keep_arena(config_);
+  m.scratch_measured = e.scratch_measured;
+  m.layer_peak_bytes.assign(graph_->layers.size(), 0);
+  for (size_t pos = 0; pos < p.order.size(); ++pos) {
+    int64_t& lp = m.layer_peak_bytes[graph_->nodes[p.order[pos]].layer];
+    lp = std::max(lp, p.live_after[pos]);
+  }
   const MemoryPlan best = plan_memory(*graph_, e.record, PlanOptions{});
   m.minimum_total_bytes = best.arena_bytes + weights + best.scratch_peak + outputs;
   return m;
