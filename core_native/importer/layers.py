@@ -92,6 +92,71 @@ def _unique(name: str, taken: Dict[str, int]) -> str:
             return cand
 
 
+# Transformer module paths ("encoder.layer.3.attention.self.query", "h.0.mlp.c_fc",
+# "layers.2.self_attn.q_proj"): a block's projections become one "block N attention" layer and
+# its feed-forward one "block N MLP"; token/position/patch embeddings one "embeddings" layer.
+_BLOCK = re.compile(r"(?:^|\.)(?:(encoder|decoder)\.)?(?:[a-z_]*\.)?"
+                    r"(?:layer|layers|h|blocks?)\.(\d+)\.(.*)$")
+_ATTENTION = re.compile(r"(?:^|\.)(?:[a-z_]*attn|[a-z_]*attention)(?:\.|$)")
+_MLP = re.compile(r"(?:^|\.)(?:mlp|intermediate|output|ffn|feed_forward|fc\d)(?:\.|$)")
+_EMBEDDING = re.compile(r"(?:^|\.)(?:[a-z_]*embeddings?|wte|wpe|embed_[a-z_]+)(?:\.|$)")
+
+
+def _transformer_label(path: str) -> Optional[str]:
+    path = path.strip("/").replace("/", ".")
+    m = _BLOCK.search(path)
+    if m:
+        stack, index, rest = m.groups()
+        kind = ("attention" if _ATTENTION.search("." + rest)
+                else "MLP" if _MLP.search("." + rest) else None)
+        if kind is None:
+            return None
+        return f"{stack + ' ' if stack else ''}block {index} {kind}"
+    return "embeddings" if _EMBEDDING.search(path) else None
+
+
+def _layer_label(g: Graph, layer: Layer) -> Optional[str]:
+    """A transformer layer's label from its constants' names, else its nodes' names."""
+    for name in layer.constants:
+        if not _AUTO_NAME.match(name):
+            label = _transformer_label(name)
+            if label:
+                return label
+    for i in layer.nodes:
+        label = _transformer_label(g.nodes[i].name)
+        if label:
+            return label
+    return None
+
+
+def _group_transformer_blocks(g: Graph, layers: List[Layer]) -> List[Layer]:
+    """Merge consecutive layers that belong to the same transformer block part.
+
+    Only applies when the model looks like a transformer (at least one block attention and
+    one block MLP), so CNN layer names stay as they were.
+    """
+    labels = [_layer_label(g, layer) for layer in layers]
+    if not any(l and l.endswith("attention") for l in labels) or \
+            not any(l and l.endswith("MLP") for l in labels):
+        return layers
+    merged: List[Layer] = []
+    merged_labels: List[Optional[str]] = []
+    for layer, label in zip(layers, labels):
+        if label and merged_labels and merged_labels[-1] == label:
+            last = merged[-1]
+            last.nodes.extend(layer.nodes)
+            last.op_types.extend(t for t in layer.op_types if t not in last.op_types)
+            last.constants.extend(layer.constants)
+            last.weight_bytes += layer.weight_bytes
+            continue
+        merged.append(layer)
+        merged_labels.append(label)
+    taken: Dict[str, int] = {}
+    for layer, label in zip(merged, merged_labels):
+        layer.name = _unique(label or layer.name, taken)
+    return merged
+
+
 def assign_layers(g: Graph) -> List[Layer]:
     """Layers in node order; also decides which layer owns each constant (its first consumer's)."""
     layers: List[Layer] = []
@@ -123,4 +188,4 @@ def assign_layers(g: Graph) -> List[Layer]:
     for name, li in owner.items():
         layers[li].constants.append(name)
         layers[li].weight_bytes += g.constants[name].nbytes
-    return layers
+    return _group_transformer_blocks(g, layers)

@@ -9,6 +9,7 @@ from typing import Optional
 from . import graph_json
 from .atomic import check_replaceable, staging_dir
 from .folding import fold_constants
+from .fusion import fuse_attention
 from .ir import prune, toposort
 from .layers import assign_layers
 from .onnx_loading import graph_from_model, load_model_proto
@@ -68,6 +69,7 @@ def convert_model(model, src: Path, out_dir: Path, progress: Optional[ProgressFn
     else:
         g.inferred = infer(g)  # the types recorded must describe the final graph
 
+    fuse_attention(g)
     layers = assign_layers(g)
     with staging_dir(out_dir) as tmp:
         placements = write_weights(
