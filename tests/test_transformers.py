@@ -109,3 +109,47 @@ def test_transformer_matches_torch_and_onnxruntime(name):
             what = f"{name} {kind} {n} output {out_name}"
             assert_close(ours[out_name], theirs[out_name], what + " vs onnxruntime")
             assert_close(ours[out_name], torch_out, what + " vs torch")
+
+
+@pytest.mark.native
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_transformer_blocks_are_named_layers(name):
+    """Embeddings, then per block one attention and one MLP layer, in order."""
+    layers = [l.name for l in tw.load_model(DATA_DIR / MODELS[name]["file"]).layers]
+    assert "embeddings" in layers
+    blocks = [l for l in layers if "block" in l]
+    prefix = blocks[0].split("block")[0]
+    assert blocks == [f"{prefix}block {i} {kind}" for i in range(2)
+                      for kind in ("attention", "MLP")], layers
+    assert layers.index("embeddings") < layers.index(blocks[0])
+
+
+def _cumsum_model(path: Path, exclusive: int, reverse: int, dtype) -> Path:
+    from onnx import TensorProto, helper
+
+    elem = {np.float32: TensorProto.FLOAT, np.int64: TensorProto.INT64}[dtype]
+    node = helper.make_node("CumSum", ["x", "axis"], ["y"], exclusive=exclusive, reverse=reverse)
+    graph = helper.make_graph(
+        [node], "cumsum",
+        [helper.make_tensor_value_info("x", elem, [2, 3, 4]),
+         helper.make_tensor_value_info("axis", TensorProto.INT64, [1])],
+        [helper.make_tensor_value_info("y", elem, [2, 3, 4])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.mark.native
+@pytest.mark.parametrize("dtype", [np.float32, np.int64], ids=["float", "int64"])
+@pytest.mark.parametrize("exclusive,reverse", [(0, 0), (1, 0), (0, 1), (1, 1)])
+def test_cumsum_matches_onnxruntime(tmp_path, dtype, exclusive, reverse):
+    """CumSum (the dynamo exporter's GPT-2 position ids) on every axis."""
+    path = _cumsum_model(tmp_path / "cumsum.onnx", exclusive, reverse, dtype)
+    session = tw.Session(tw.load_model(path))
+    reference = _ort_session(path)
+    x = (np.arange(24).reshape(2, 3, 4) * 3 % 7).astype(dtype)
+    for axis in (0, 1, 2, -1):
+        feeds = {"x": x, "axis": np.array([axis], np.int64)}
+        np.testing.assert_array_equal(session.run(feeds)["y"], reference.run(None, feeds)[0],
+                                      err_msg=f"axis {axis}")
