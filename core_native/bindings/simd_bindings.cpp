@@ -137,6 +137,20 @@ void bind_simd(py::module_& m) {
           return y;
         },
         py::arg("config"), py::arg("x"), py::arg("log") = false);
+  m.def("_parallel_for",
+        [](int threads, int64_t n, int64_t grain, int64_t throw_at) {
+          ParallelForReport r;
+          {
+            py::gil_scoped_release release;
+            r = standalone_parallel_for(threads, n, grain, throw_at);
+          }
+          py::dict d;
+          d["pool_size"] = r.pool_size;
+          d["visits"] = r.visits;
+          d["chunk_lengths"] = r.chunk_lengths;
+          return d;
+        },
+        py::arg("threads"), py::arg("n"), py::arg("grain"), py::arg("throw_at") = -1);
   m.def("_gemm_info",
         [](const SessionConfig& cfg, int64_t M, int64_t N, int64_t K) {
           const GemmBlockingInfo info = standalone_gemm_info(cfg, M, N, K);

@@ -3,6 +3,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 
 #include "kernels/matmul/gemm.h"
 #include "tinyai/thread_pool.h"
@@ -40,6 +42,26 @@ void standalone_softmax_rows(const SessionConfig& config, const float* x, float*
                              int64_t rows, int64_t n, bool log) {
   const ActivationKernels& k = activation_kernels(select_isa(config, SimdOp::Activation));
   for (int64_t r = 0; r < rows; ++r) k.softmax_row(x + r * n, y + r * n, n, log);
+}
+
+ParallelForReport standalone_parallel_for(int threads, int64_t n, int64_t grain,
+                                          int64_t throw_at) {
+  ThreadPool* pool = pool_for(threads);
+  ParallelForReport r;
+  r.pool_size = pool->size();
+  r.visits.assign(static_cast<size_t>(n > 0 ? n : 0), 0);
+  std::mutex mutex;
+  pool->parallel_for(n, grain, [&](int64_t begin, int64_t end) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      r.chunk_lengths.push_back(end - begin);
+      for (int64_t i = begin; i < end; ++i) ++r.visits[static_cast<size_t>(i)];
+    }
+    if (throw_at >= begin && throw_at < end)
+      throw std::runtime_error("chunk [" + std::to_string(begin) + ", " + std::to_string(end) +
+                               ") failed on purpose");
+  });
+  return r;
 }
 
 GemmBlockingInfo standalone_gemm_info(const SessionConfig& config, int64_t M, int64_t N,

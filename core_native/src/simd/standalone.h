@@ -3,6 +3,7 @@
 // are kept per thread count for the life of the process.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "kernels/activation/activation_simd.h"
 #include "simd/cache_model.h"
@@ -20,6 +21,16 @@ void standalone_activation(const SessionConfig& config, ActKind kind, ActParams 
                            const float* x, float* y, int64_t n);
 void standalone_softmax_rows(const SessionConfig& config, const float* x, float* y,
                              int64_t rows, int64_t n, bool log);
+
+// Runs ThreadPool(threads).parallel_for(n, grain, ...) and reports how often each index was
+// visited and the chunk lengths seen; the chunk starting at `throw_at` (if any) throws.
+struct ParallelForReport {
+  int pool_size = 0;
+  std::vector<int> visits;
+  std::vector<int64_t> chunk_lengths;
+};
+ParallelForReport standalone_parallel_for(int threads, int64_t n, int64_t grain,
+                                          int64_t throw_at);
 
 struct GemmBlockingInfo {
   const char* isa;

@@ -97,7 +97,10 @@ struct VectorMath {
     q = q * x2 + -1.68282697438203e-03f;
     q = q * x2 + -7.37332916720468e-03f;
     q = q * x2 + -1.42647390514189e-02f;
-    return p / q;
+    // float erf is exactly +-1 from |x| = 3.92 on; the fit is not, and 1 + erf(x) (GELU's
+    // negative tail) would keep a 1e-7 residue instead of 0.
+    const vf r = p / q;
+    return xc >= 3.92f ? splat(1.f) : (xc <= -3.92f ? splat(-1.f) : r);
   }
 
   template <ActKind kKind>
@@ -107,8 +110,8 @@ struct VectorMath {
     if constexpr (kKind == ActKind::Sigmoid) return sigmoid(x);
     if constexpr (kKind == ActKind::Tanh) return tanh(x);
     if constexpr (kKind == ActKind::Gelu) return 0.5f * x * (1.f + erf(x * 0.7071067811865476f));
-    if constexpr (kKind == ActKind::GeluTanh)
-      return 0.5f * x * (1.f + tanh(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+    if constexpr (kKind == ActKind::GeluTanh)  // 0.5 (1 + tanh z) = sigmoid(2z): no cancellation
+      return x * sigmoid(1.5957691216057308f * (x + 0.044715f * x * x * x));
     if constexpr (kKind == ActKind::Silu) return x * sigmoid(x);
     if constexpr (kKind == ActKind::Exp) return exp(x);
     if constexpr (kKind == ActKind::Erf) return erf(x);

@@ -1,0 +1,76 @@
+"""The intra-op thread pool: Config.threads defaults to the physical cores; parallel_for
+covers every index exactly once in chunks of at least `grain`; the calling thread takes part;
+an exception in any chunk reaches the caller; models give the same results at any count."""
+import numpy as np
+import onnx
+import pytest
+
+import tinyai_workbench as tw
+from tinyai_workbench.app.test_data import synthetic_inputs
+from tinyai_workbench.core_native import _core
+from tinyai_workbench.core_native.config import Config, to_native
+
+from tiny_models import tiny_cnn
+
+pytestmark = pytest.mark.native
+
+
+def test_default_threads_is_physical_cores():
+    assert Config().threads is None and to_native(Config()).threads == 0
+    cores = _core.physical_core_count()
+    assert cores == tw.simd_capabilities()["physical_cores"] >= 1
+    assert _core._parallel_for(0, 10, 1)["pool_size"] == cores
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 5])
+@pytest.mark.parametrize("n,grain", [(1, 1), (7, 1), (100, 7), (1000, 1), (1000, 400), (64, 100)])
+def test_parallel_for_covers_each_index_once(threads, n, grain):
+    r = _core._parallel_for(threads, n, grain)
+    assert r["pool_size"] == threads
+    assert r["visits"] == [1] * n
+    lengths = sorted(r["chunk_lengths"])
+    assert sum(lengths) == n
+    assert all(length >= min(grain, n) for length in lengths)
+    assert len(lengths) <= max(1, 4 * threads)
+
+
+def test_parallel_for_empty_range():
+    assert _core._parallel_for(2, 0, 1)["chunk_lengths"] == []
+
+
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_exceptions_propagate_and_pool_survives(threads):
+    with pytest.raises(RuntimeError, match="failed on purpose"):
+        _core._parallel_for(threads, 100, 1, throw_at=57)
+    assert _core._parallel_for(threads, 100, 1)["visits"] == [1] * 100  # still usable
+
+
+def test_many_small_jobs_back_to_back():
+    for i in range(300):
+        assert sum(_core._parallel_for(2, 8 + i % 5, 1)["visits"]) == 8 + i % 5
+
+
+def _save(model, tmp_path):
+    path = tmp_path / "m.onnx"
+    onnx.save(model, str(path))
+    return tw.load_model(path)
+
+
+def test_thread_count_change_applies_at_next_run(tmp_path):
+    model = _save(tiny_cnn(batch=4), tmp_path)
+    feeds = {"x": np.random.default_rng(0).standard_normal((4, 3, 16, 16)).astype(np.float32)}
+    sess = tw.Session(model, Config(threads=1))
+    one = sess.run(feeds)["y"]
+    for threads in (2, 3, 1):
+        sess.set_config(Config(threads=threads))
+        np.testing.assert_array_equal(sess.run(feeds)["y"], one)
+
+
+@pytest.mark.parametrize("name", ["squeezenet", pytest.param("resnet50", marks=pytest.mark.slow)])
+def test_light_model_same_result_at_1_and_2_threads(name, onnx_test_data):
+    model = tw.load_model(onnx_test_data / "light" / f"light_{name}.onnx")
+    feeds = synthetic_inputs(model)
+    out = model.outputs[0].name
+    one = tw.Session(model, Config(threads=1)).run(feeds)[out]
+    two = tw.Session(model, Config(threads=2)).run(feeds)[out]
+    np.testing.assert_allclose(two, one, rtol=1e-6, atol=1e-7)
