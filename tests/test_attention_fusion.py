@@ -102,9 +102,9 @@ def _feeds(rng, batch=2, seq=5, mask_shape=None, masked_rows=False):
     return feeds
 
 
-def _run_both(path, feeds):
+def _run_both(path, feeds, simd_level=3):
     model = tw.load_model(path)
-    ours = tw.Session(model).run(feeds)
+    ours = tw.Session(model, tw.Config(simd_level=simd_level)).run(feeds)
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
     ref = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
@@ -127,38 +127,42 @@ CASES = {
 
 
 @pytest.mark.native
+@pytest.mark.parametrize("simd_level", [0, 3], ids=["scalar_reference", "gemm_blocks"])
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize("seq", [1, 5, 70])
-def test_pattern_fuses_and_matches_onnxruntime(tmp_path, case, seq):
+def test_pattern_fuses_and_matches_onnxruntime(tmp_path, case, seq, simd_level):
+    """seq 70 spans two 64-row score blocks."""
     kw = CASES[case]
     path = attention_model(tmp_path / f"{case}.onnx", **kw)
     feeds = _feeds(np.random.default_rng(seq), seq=seq, mask_shape=kw.get("mask_shape"))
-    model, ours, theirs = _run_both(path, feeds)
+    model, ours, theirs = _run_both(path, feeds, simd_level)
     assert _op_count(model, FUSED) == 1
     assert _op_count(model, "Softmax") == 0
     _close(ours["out"], theirs["out"], case)
 
 
 @pytest.mark.native
-def test_fully_masked_rows_follow_the_nan_guard(tmp_path):
+@pytest.mark.parametrize("simd_level", [0, 3], ids=["scalar_reference", "gemm_blocks"])
+def test_fully_masked_rows_follow_the_nan_guard(tmp_path, simd_level):
     """All keys masked with -inf: the guarded pattern gives zeros (as onnxruntime does)."""
     kw = CASES["sdpa_nan_guard"]
     path = attention_model(tmp_path / "guard.onnx", **kw)
     feeds = _feeds(np.random.default_rng(0), seq=4, mask_shape=kw["mask_shape"],
                    masked_rows=True)
-    model, ours, theirs = _run_both(path, feeds)
+    model, ours, theirs = _run_both(path, feeds, simd_level)
     assert _op_count(model, FUSED) == 1
     assert np.all(theirs["out"][1] == 0.0)
     _close(ours["out"], theirs["out"], "guarded fully masked rows")
 
 
 @pytest.mark.native
-def test_fully_masked_rows_without_guard_are_nan_like_onnxruntime(tmp_path):
+@pytest.mark.parametrize("simd_level", [0, 3], ids=["scalar_reference", "gemm_blocks"])
+def test_fully_masked_rows_without_guard_are_nan_like_onnxruntime(tmp_path, simd_level):
     path = attention_model(tmp_path / "noguard.onnx", sdpa=True,
                            mask_shape=["batch", 1, "seq", "seq"])
     feeds = _feeds(np.random.default_rng(0), seq=4, mask_shape=["batch", 1, "seq", "seq"],
                    masked_rows=True)
-    model, ours, theirs = _run_both(path, feeds)
+    model, ours, theirs = _run_both(path, feeds, simd_level)
     assert _op_count(model, FUSED) == 1
     assert np.isnan(theirs["out"][1]).all() and np.isnan(ours["out"][1]).all()
     _close(ours["out"][0], theirs["out"][0], "unmasked batch")

@@ -12,19 +12,22 @@
 // Work is split into (batch-head, block of kRowBlock query rows) items. Each worker owns one
 // kRowBlock x Lk score block in scratch, so the [.., Lq, Lk] score and probability tensors of
 // the unfused graph never exist: scratch is threads * kRowBlock * Lk floats.
-// This file is the scalar reference (plain loops the compiler may auto-vectorise at the
-// baseline ISA); per-ISA variants belong beside it as attention_<isa>.cpp.
+// SIMD level 0 (or the ATTENTION family switched off) runs the scalar reference: one query
+// row at a time in plain loops. Otherwise a block's scores and its output are two calls of
+// the blocked sgemm (kernels/matmul, dispatched by ISA), with the mask and softmax between.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
+#include "kernels/matmul/gemm.h"
+#include "simd/dispatch.h"
 #include "tinyai/op.h"
 #include "tinyai/thread_pool.h"
 
 namespace tinyai {
 namespace {
 
-constexpr int64_t kRowBlock = 32;
+constexpr int64_t kRowBlock = 64;
 
 // Element step of each broadcast dimension of `operand` (right-aligned to `out`), 0 where the
 // operand has size 1 (or lacks the dimension) and the output does not.
@@ -116,12 +119,20 @@ class Attention final : public OpKernel {
     const int64_t workers = pool && items > 1 && heads * Lq * Lk * (D + Dv) >= (1 << 16)
                                 ? std::min<int64_t>(pool->size(), items) : 1;
     const int64_t block_rows = std::min(kRowBlock, Lq);
-    float* scratch = static_cast<float*>(
-        ctx.scratch(static_cast<size_t>(workers * block_rows * Lk) * sizeof(float)));
+    GemmRuntime rt = gemm_runtime(ctx, SimdOp::Attention);
+    rt.pool = nullptr;  // threads split the (head, row block) items, each GEMM runs inline
+    const bool reference = select_isa(ctx.config(), SimdOp::Attention) == Isa::Scalar;
+    // Per worker: the score block, then (GEMM path) the packing workspace, 64-byte aligned.
+    const size_t block_bytes = (static_cast<size_t>(block_rows * Lk) * sizeof(float) + 63) & ~size_t{63};
+    const size_t ws_bytes = reference ? 0 : ((std::max(sgemm_workspace_bytes(rt, block_rows, Lk, D),
+                                                       sgemm_workspace_bytes(rt, block_rows, Dv, Lk)) + 63) & ~size_t{63});
+    char* scratch = static_cast<char*>(ctx.scratch(static_cast<size_t>(workers) * (block_bytes + ws_bytes)));
     float* out = y.ptr<float>();
 
     auto work = [&](int64_t worker) {
-      float* s_block = scratch + worker * block_rows * Lk;
+      char* mine = scratch + worker * (block_bytes + ws_bytes);
+      float* s_block = reinterpret_cast<float*>(mine);
+      void* ws = mine + block_bytes;
       for (int64_t item = worker; item < items; item += workers) {
         const int64_t h = item / blocks, r0 = (item % blocks) * kRowBlock;
         const int64_t r1 = std::min(Lq, r0 + kRowBlock);
@@ -130,6 +141,10 @@ class Attention final : public OpKernel {
         const float* vh = V.data + V.offset(batch, h);
         const float* mh = mask ? M.data + M.offset(batch, h) : nullptr;
         float* yh = out + h * Lq * Dv;
+        if (!reference) {
+          attend_block(rt, ws, qh, kh, vh, mh, m_row, m_col, r0, r1, Lq, Lk, D, Dv, s_block, yh);
+          continue;
+        }
         for (int64_t r = r0; r < r1; ++r)
           attend_row(qh + r * D, kh, vh, mh ? mh + r * m_row : nullptr, m_col, r, Lq, Lk, D, Dv,
                      s_block + (r - r0) * Lk, yh + r * Dv);
@@ -149,6 +164,48 @@ class Attention final : public OpKernel {
     Operand op{t.ptr<float>(), broadcast_steps(own, batch)};
     for (auto& s : op.steps) s *= matrix;
     return op;
+  }
+
+  // Query rows [r0, r1) with two GEMMs: S = scale * Q Kt, mask, softmax rows, Y = S V.
+  void attend_block(const GemmRuntime& rt, void* ws, const float* q, const float* kt,
+                    const float* v, const float* m, int64_t m_row, int64_t m_col, int64_t r0,
+                    int64_t r1, int64_t Lq, int64_t Lk, int64_t D, int64_t Dv, float* s,
+                    float* y) const {
+    const int64_t rows = r1 - r0;
+    sgemm(rt, false, false, rows, Lk, D, scale_, q + r0 * D, D, kt, Lk, 0.f, s, Lk, ws);
+    bool all_masked = false;
+    for (int64_t r = r0; r < r1; ++r) {
+      float* sr = s + (r - r0) * Lk;
+      const int64_t visible =
+          causal_ ? std::min(Lk, std::max<int64_t>(0, r + Lk - Lq + 1)) : Lk;
+      if (m) {
+        const float* mr = m + r * m_row;
+        if (m_col == 1)
+          for (int64_t j = 0; j < visible; ++j) sr[j] += mr[j];
+        else
+          for (int64_t j = 0; j < visible; ++j) sr[j] += mr[j * m_col];
+      }
+      float mx = -std::numeric_limits<float>::infinity();
+      for (int64_t j = 0; j < visible; ++j) mx = std::max(mx, sr[j]);
+      if (visible == 0 || !(mx > -std::numeric_limits<float>::infinity())) {
+        std::fill(sr, sr + Lk, 0.f);  // fixed up below, after the GEMM
+        sr[0] = std::numeric_limits<float>::quiet_NaN();
+        all_masked = true;
+        continue;
+      }
+      float sum = 0.f;
+      for (int64_t j = 0; j < visible; ++j) sum += (sr[j] = std::exp(sr[j] - mx));
+      const float inv = 1.f / sum;
+      for (int64_t j = 0; j < visible; ++j) sr[j] *= inv;
+      std::fill(sr + visible, sr + Lk, 0.f);
+    }
+    float* yb = y + r0 * Dv;
+    sgemm(rt, false, false, rows, Dv, Lk, 1.f, s, Lk, v, Dv, 0.f, yb, Dv, ws);
+    if (!all_masked) return;
+    for (int64_t r = 0; r < rows; ++r)  // rows whose every key was masked: zeros or NaN
+      if (std::isnan(s[r * Lk]))
+        std::fill(yb + r * Dv, yb + (r + 1) * Dv,
+                  nan_to_zero_ ? 0.f : std::numeric_limits<float>::quiet_NaN());
   }
 
   // One query row: scores into s[0..Lk), softmax in place, then y = s . V.
