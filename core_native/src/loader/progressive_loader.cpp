@@ -139,6 +139,10 @@ struct ProgressiveLoader::Impl {
   bool pressure = false;        // the prefetcher ran out of room since the last acquire
   bool shrunk = false;          // the window shrank since the last acquire
   std::deque<UnitRef> demand_q;
+  // Dropped blobs. The I/O thread frees its evictions after unlocking (unmapping a large blob
+  // takes a while; stats() must not wait for it) and before it allocates the next blob, so the
+  // tracker never sees more than the budget; callers' rare drops are freed under the lock.
+  std::vector<BufferPtr> graveyard;
   int64_t resident = 0;         // loaded units + the read in flight
 
   // Statistics.
@@ -249,7 +253,7 @@ struct ProgressiveLoader::Impl {
 
   void drop(Unit& u) {
     resident -= static_cast<int64_t>(u.nbytes);
-    u.blob.reset();
+    graveyard.push_back(std::move(u.blob));
     u.status = LayerStatus::Unloaded;
     u.unused_prefetch = false;
   }
@@ -502,7 +506,10 @@ struct ProgressiveLoader::Impl {
         io_cv.wait(lk);
         continue;
       }
+      std::vector<BufferPtr> evicted;
+      evicted.swap(graveyard);
       lk.unlock();
+      evicted.clear();
       const auto t0 = Clock::now();
       JobResult r = run_job(job);
       lk.lock();
@@ -531,12 +538,11 @@ struct ProgressiveLoader::Impl {
     std::unique_lock<std::mutex> lk(mu);
     check_piece(layer, piece);
     if (layer_position >= 0 && !order.empty()) {
-      size_t p = static_cast<size_t>(layer_position) % order.size();
-      if (order[p] != layer) {  // the caller's position disagrees with the order: trust layer
-        const int64_t np = next_layer_position(layer);
-        if (np >= 0) p = static_cast<size_t>(np);
-      }
-      cur = order_unit_start[p] + static_cast<int64_t>(piece);
+      int64_t p = layer_position % static_cast<int64_t>(order.size());
+      // A position that disagrees with the order: trust the layer (its next occurrence); a
+      // layer outside the order leaves the cursor where it is.
+      if (order[static_cast<size_t>(p)] != layer) p = next_layer_position(layer);
+      if (p >= 0) cur = order_unit_start[static_cast<size_t>(p)] + static_cast<int64_t>(piece);
     }
     Layer& L = layers[layer];
     Unit& u = L.units[piece];
@@ -668,6 +674,7 @@ void ProgressiveLoader::set_config(const ProgressiveLoaderConfig& config) {
     impl_->cfg = config;
     impl_->reset_window();
     impl_->make_room(0, -1, LayerPriority::Low);  // a smaller budget applies now
+    impl_->graveyard.clear();
   }
   impl_->io_cv.notify_one();
 }
@@ -740,6 +747,7 @@ bool ProgressiveLoader::unload_layer(int layer) {
     u.error.clear();
     u.error_minimum_bytes = 0;
   }
+  impl_->graveyard.clear();
   return true;
 }
 
@@ -886,6 +894,7 @@ void ProgressiveLoader::set_layer_pieces(int layer, const std::vector<uint64_t>&
                                " while it is acquired; release it first");
     for (Unit& u : L.units)
       if (u.status == LayerStatus::Loaded) m.drop(u);  // a read in flight is dropped on finish
+    m.graveyard.clear();
     std::vector<Unit> units(bounds.size() - 1);
     for (size_t p = 0; p < units.size(); ++p) {
       units[p].offset = L.blob_offset + bounds[p];
