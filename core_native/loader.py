@@ -63,6 +63,18 @@ class LayerPriority(enum.IntEnum):
 
 _PER_LAYER_ENUMS = {"layer_status": LayerStatus, "layer_priority": LayerPriority}
 
+
+def loader_stats(native: dict) -> dict:
+    """The native loader stats dict (from ``_core``) made Pythonic: per-layer enums, hit rate,
+    an explicit ``bandwidth_emulated`` flag. Shared by ProgressiveLoader and Session."""
+    s = dict(native)
+    for key, enum_type in _PER_LAYER_ENUMS.items():
+        s[key] = [enum_type(v) for v in s[key]]
+    lookups = s["hits"] + s["misses"]
+    s["hit_rate"] = s["hits"] / lookups if lookups else 0.0
+    s["bandwidth_emulated"] = s["bandwidth_limit_mbps"] > 0
+    return s
+
 LayerRef = Union[int, str]
 
 
@@ -200,13 +212,7 @@ class ProgressiveLoader:
         ``layer_hits``, ``layer_misses``, ``layer_bytes``, ``layer_resident_bytes``) are
         indexed by layer; ``storage`` says whether reads are throttled (emulated disk).
         """
-        s = self.native.stats()
-        for key, enum_type in _PER_LAYER_ENUMS.items():
-            s[key] = [enum_type(v) for v in s[key]]
-        lookups = s["hits"] + s["misses"]
-        s["hit_rate"] = s["hits"] / lookups if lookups else 0.0
-        s["bandwidth_emulated"] = s["bandwidth_limit_mbps"] > 0
-        return s
+        return loader_stats(self.native.stats())
 
     def reset_stats(self) -> None:
         self.native.reset_stats()
