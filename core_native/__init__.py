@@ -5,6 +5,7 @@ from .config import (CacheConfig, Config, LayerSchedulerConfig, MemoryOptimizerC
 from .errors import (BudgetError, CancelledError, ExecutionError, InputError, ModelError,
                      TinyAIError, UnsupportedOperatorError)
 from .importer import import_onnx
+from .loader import LayerPriority, LayerStatus, ProgressiveLoader
 from .memory_optimizer import MemoryReport, optimize_memory_usage
 from .model import LayerInfo, Model, TensorInfo, load_model
 from .session import Session
@@ -19,8 +20,8 @@ def supported_ops():
 
 __all__ = [
     "BudgetError", "CacheConfig", "CancelledError", "Config", "ExecutionError", "InputError",
-    "LayerInfo", "LayerSchedulerConfig", "MemoryOptimizerConfig", "MemoryReport", "Model", "ModelError",
-    "ProgressiveLoaderConfig", "Session", "SimdOp", "SimdOpsConfig", "cache_stats", "enable_simd",
+    "LayerInfo", "LayerPriority", "LayerSchedulerConfig", "LayerStatus", "MemoryOptimizerConfig", "MemoryReport", "Model", "ModelError",
+    "ProgressiveLoader", "ProgressiveLoaderConfig", "Session", "SimdOp", "SimdOpsConfig", "cache_stats", "enable_simd",
     "optimize_memory_layout", "reset_cache_stats", "set_simd_optimization_level", "simd_capabilities", "TensorInfo", "TinyAIError",
     "UnsupportedOperatorError", "import_onnx", "load_model", "optimize_memory_usage",
     "supported_ops",

@@ -137,3 +137,48 @@ class Session:
         pool active; returns fn's result."""
         with self.tensor_reuse_pool():
             return fn(*args, **kwargs)
+
+    # -- Progressive loader (TinyAI seed API) ---------------------------------------------
+    # Weights stream through a cache bounded by loader.max_memory_usage when it is set;
+    # otherwise every layer is loaded when the session is created.
+
+    def _layer_index(self, layer) -> int:
+        if isinstance(layer, str):
+            for info in self.model.layers:
+                if info.name == layer:
+                    return info.index
+            raise ValueError(f"no layer named {layer!r}")
+        index = int(layer)
+        if not 0 <= index < len(self.model.layers):
+            raise ValueError(f"layer index {index} out of range (model has {len(self.model.layers)} layers)")
+        return index
+
+    def get_layer_status(self, layer):
+        from .loader import LayerStatus
+        return LayerStatus(self._native.get_layer_status(self._layer_index(layer)))
+
+    def set_layer_priority(self, layer, priority) -> None:
+        """LOW, MEDIUM, HIGH or CRITICAL (pinned: never evicted); names or values accepted."""
+        from .loader import LayerPriority
+        self._native.set_layer_priority(self._layer_index(layer), int(LayerPriority.parse(priority)))
+
+    def get_layer_priority(self, layer):
+        from .loader import LayerPriority
+        return LayerPriority(self._native.get_layer_priority(self._layer_index(layer)))
+
+    def load_layer(self, layer) -> bool:
+        """Read a layer now (synchronously); False (status ERROR) if it cannot be loaded."""
+        return self._native.load_layer(self._layer_index(layer))
+
+    def unload_layer(self, layer) -> bool:
+        """Drop a resident layer; False if it is in use or CRITICAL."""
+        return self._native.unload_layer(self._layer_index(layer))
+
+    def layer_error(self, layer) -> str:
+        return self._native.layer_error(self._layer_index(layer))
+
+    def set_bandwidth_limit_mbps(self, mbps: float) -> None:
+        """Emulate a slower disk (MB/s; 0 = the real disk). Stats label it as emulated."""
+        if mbps < 0:
+            raise ValueError(f"bandwidth limit must be >= 0 MB/s, got {mbps}")
+        self._native.set_bandwidth_limit_mbps(float(mbps))

@@ -10,6 +10,7 @@
 #include "tinyai/graph_builder.h"
 #include "tinyai/op.h"
 #include "tinyai/session.h"
+#include "loader_bindings.h"
 
 namespace py = pybind11;
 using namespace tinyai;
@@ -137,6 +138,7 @@ py::dict estimate_dict(const MemoryEstimate& m) {
   d["in_order_bound_bytes"] = m.in_order_bound_bytes;
   d["live_peak_bytes"] = m.live_peak_bytes;
   d["minimum_total_bytes"] = m.minimum_total_bytes;
+  d["minimum_streaming_total_bytes"] = m.minimum_streaming_total_bytes;
   d["in_place_count"] = m.in_place_count;
   d["reordered"] = m.reordered;
   d["keep_arena"] = m.keep_arena;
@@ -260,7 +262,31 @@ PYBIND11_MODULE(_core, m) {
              for (const auto& kv : outs) result[py::str(kv.first)] = to_numpy(*kv.second);
              return result;
            })
-      .def("stats", [](const Session& s) { return stats_dict(s.stats()); })
+      .def("stats",
+           [](const Session& s) {
+             py::dict d = stats_dict(s.stats());
+             // Loader counters under the names the workbench polls (plus per-layer lists).
+             py::dict ld = loader_stats_dict(s.loader().stats());
+             for (auto item : ld) d[py::str("loader_" + py::cast<std::string>(item.first))] = item.second;
+             d["loader_hits"] = ld["hits"];
+             d["loader_misses"] = ld["misses"];
+             d["stall_s"] = ld["stall_seconds"];
+             for (const char* k : {"layer_status", "layer_priority", "layer_load_seconds",
+                                   "layer_hits", "layer_misses", "bandwidth_limit_mbps", "storage"})
+               if (ld.contains(k)) d[k] = ld[k];
+             return d;
+           })
+      .def("get_layer_status", [](const Session& s, int i) { return static_cast<int>(s.loader().layer_status(i)); })
+      .def("set_layer_priority",
+           [](Session& s, int i, int p) { s.loader().set_layer_priority(i, static_cast<LayerPriority>(p)); })
+      .def("get_layer_priority", [](const Session& s, int i) { return static_cast<int>(s.loader().layer_priority(i)); })
+      .def("load_layer", [](Session& s, int i) {
+        py::gil_scoped_release release;
+        return s.loader().load_layer(i);
+      })
+      .def("unload_layer", [](Session& s, int i) { return s.loader().unload_layer(i); })
+      .def("layer_error", [](const Session& s, int i) { return s.loader().layer_error(i); })
+      .def("set_bandwidth_limit_mbps", [](Session& s, double mbps) { s.loader().set_bandwidth_limit_mbps(mbps); })
       .def("set_config", &Session::set_config)
       .def_property_readonly("config", &Session::config)
       .def("cancel", &Session::cancel)

@@ -19,12 +19,15 @@
 #include "tinyai/op.h"
 #include "tinyai/tensor.h"
 #include "tinyai/thread_pool.h"
+#include "tinyai/progressive_loader.h"
 #include "tinyai/weights_file.h"
 
 namespace tinyai {
 
 struct RunRecord;
 struct MemoryPlan;
+struct ConstantRef;
+class WeightBinder;
 
 struct SessionStats {
   MemorySnapshot memory;
@@ -61,6 +64,7 @@ struct MemoryEstimate {
   int64_t in_order_bound_bytes = 0;    // max live intermediates over graph-order steps
   int64_t live_peak_bytes = 0;         // max live intermediates in the planned order
   int64_t minimum_total_bytes = 0;     // total with reuse + in-place + memory-aware order
+  int64_t minimum_streaming_total_bytes = 0;  // same, weights streamed one step's layers at a time
   int in_place_count = 0;
   bool reordered = false;
   bool keep_arena = true;
@@ -96,9 +100,17 @@ class Session {
   std::map<std::string, TensorPtr> execute_layer(int layer);
   int next_step_layer() const;
 
+  // Progressive loader (TinyAI seed API). Weights stream when loader.max_memory_usage > 0;
+  // otherwise every layer is loaded when the session is created.
+  ProgressiveLoader& loader() { return *loader_; }
+  const ProgressiveLoader& loader() const { return *loader_; }
+
  private:
   struct PlanEntry;
-  void load_weights();
+  void index_constants();
+  bool streaming() const { return config_.loader.max_memory_usage != 0; }
+  int64_t total_weight_bytes() const;
+  void preload_weights();
   void check_inputs(const std::map<std::string, Tensor>& inputs) const;
   std::string signature(const std::map<std::string, Tensor>& inputs) const;
   void apply_pending_config();
@@ -116,7 +128,9 @@ class Session {
   std::vector<TensorPtr> fresh_values(const std::map<std::string, Tensor>& inputs) const;
 
   std::shared_ptr<const Graph> graph_;
-  std::unique_ptr<WeightsFile> weights_;
+  std::shared_ptr<WeightsFile> weights_;
+  std::unique_ptr<ProgressiveLoader> loader_;  // owns resident weights (all, or a budget's worth)
+  std::vector<int> loader_sequence_;           // the execution order last given to the loader
   SessionConfig config_;
   SessionConfig pending_config_;
   std::atomic<bool> config_dirty_{false};
@@ -124,8 +138,7 @@ class Session {
   std::shared_ptr<MemoryTracker> tracker_;
   std::unique_ptr<ThreadPool> pool_;  // intra-op workers, config_.threads of them
   int pool_threads_ = 0;              // the config value pool_ was built for
-  std::vector<BufferPtr> layer_blobs_;  // one per layer (null when the layer has no weights)
-  std::vector<TensorPtr> constants_;    // by value id, views into layer_blobs_
+  std::vector<ConstantRef> constants_;  // by value id: where each constant lives
   std::vector<std::unique_ptr<OpKernel>> kernels_;
   std::vector<int> last_use_;           // graph order: value id -> last consuming node
   std::vector<char> is_output_;
@@ -138,6 +151,7 @@ class Session {
 
   // Stepping state.
   std::vector<TensorPtr> step_values_;
+  std::unique_ptr<WeightBinder> step_binder_;
   std::vector<BufferPtr> step_inputs_;
   int step_next_layer_ = -1;
 

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "executor/node_context.h"
+#include "executor/weight_binder.h"
 #include "scheduler/memory_plan.h"
 
 namespace tinyai {
@@ -66,54 +67,61 @@ Session::Session(std::shared_ptr<const Graph> graph, const std::string& weights_
     is_output_[v] = 1;
   }
 
-  weights_ = std::make_unique<WeightsFile>(weights_path);
+  weights_ = std::make_shared<WeightsFile>(weights_path);
   if (weights_->num_layers() != g.layers.size())
     throw ModelError("weights file has " + std::to_string(weights_->num_layers()) +
                      " layers but the graph has " + std::to_string(g.layers.size()) +
                      "; re-import the model");
-  // Until weights stream (progressive loader), every layer is resident for the session's
-  // lifetime, so a budget below the weights cannot be met by any plan.
-  uint64_t weight_bytes = 0;
-  for (size_t l = 0; l < weights_->num_layers(); ++l) weight_bytes += weights_->blob(l).nbytes;
+  index_constants();
+  loader_ = std::make_unique<ProgressiveLoader>(weights_, tracker_, config_.loader);
+  std::vector<std::string> names;
+  for (const Layer& l : g.layers) names.push_back(l.name);
+  loader_->set_layer_names(names);
   const size_t budget = config_.memory.max_memory_budget;
-  if (budget != 0 && weight_bytes > budget)
+  const int64_t weight_bytes = total_weight_bytes();
+  if (!streaming() && budget != 0 && weight_bytes > static_cast<int64_t>(budget))
     throw BudgetError("memory budget of " + std::to_string(budget) + " bytes is below the " +
-                          std::to_string(weight_bytes) + " bytes of resident weights; the minimum "
-                          "is at least the weights plus the activation plan",
+                          std::to_string(weight_bytes) + " bytes of weights held resident, so the "
+                          "minimum is at least that; or set loader.max_memory_usage to stream "
+                          "weights within the budget",
                       static_cast<size_t>(weight_bytes));
-  load_weights();
+  if (!streaming()) preload_weights();
 }
 
 Session::~Session() = default;
 
-void Session::load_weights() {
+int64_t Session::total_weight_bytes() const {
+  int64_t total = 0;
+  for (size_t l = 0; l < weights_->num_layers(); ++l) total += static_cast<int64_t>(weights_->blob(l).nbytes);
+  return total;
+}
+
+void Session::preload_weights() {
+  for (size_t l = 0; l < graph_->layers.size(); ++l)
+    if (weights_->blob(l).nbytes && !loader_->load_layer(static_cast<int>(l)))
+      throw ModelError(loader_->layer_error(static_cast<int>(l)));
+}
+
+void Session::index_constants() {
   const Graph& g = *graph_;
-  layer_blobs_.assign(g.layers.size(), nullptr);
-  for (size_t l = 0; l < g.layers.size(); ++l) {
-    const WeightBlob& b = weights_->blob(l);
-    if (b.nbytes == 0) continue;
-    auto buf = std::make_shared<Buffer>(tracker_, MemCategory::Weight, b.nbytes);
-    weights_->read_blob(l, buf->data());
-    layer_blobs_[l] = std::move(buf);
-  }
-  constants_.assign(g.values.size(), nullptr);
+  constants_.assign(g.values.size(), ConstantRef{});
   for (size_t v = 0; v < g.values.size(); ++v) {
     const Value& val = g.values[v];
     if (!val.is_constant) continue;
-    auto t = std::make_shared<Tensor>();
-    if (!dtype_from_onnx(val.onnx_dtype, &t->dtype)) continue;  // rejected above if consumed
-    t->shape = val.shape;
+    ConstantRef c;
+    if (!dtype_from_onnx(val.onnx_dtype, &c.tmpl.dtype)) continue;  // rejected above if consumed
+    c.tmpl.shape = val.shape;
     const int l = val.constant_layer;
     if (l < 0 || l >= static_cast<int>(g.layers.size()))
       throw ModelError("constant '" + val.name + "' refers to a missing layer");
     const WeightBlob& b = weights_->blob(static_cast<size_t>(l));
-    if (t->nbytes() != val.constant_nbytes || val.constant_offset < b.offset ||
+    if (c.tmpl.nbytes() != val.constant_nbytes || val.constant_offset < b.offset ||
         val.constant_offset + val.constant_nbytes > b.offset + b.nbytes)
       throw ModelError("constant '" + val.name + "' does not fit its layer blob; re-import");
-    t->buffer = layer_blobs_[l];
-    t->data = t->buffer ? static_cast<char*>(t->buffer->data()) + (val.constant_offset - b.offset)
-                        : nullptr;
-    constants_[v] = std::move(t);
+    c.layer = l;
+    c.offset_in_blob = val.constant_offset - b.offset;
+    c.valid = true;
+    constants_[v] = std::move(c);
   }
 }
 
@@ -197,6 +205,7 @@ void Session::apply_pending_config() {
   if (config_dirty_.exchange(false)) {
     std::lock_guard<std::mutex> lock(config_mutex_);
     config_ = pending_config_;  // applied at an inference boundary, never mid-kernel
+  loader_->set_config(config_.loader);
     if (!keep_arena(config_)) arena_.reset();
   }
   if (config_.threads != pool_threads_) {  // also when estimate() applied the config
@@ -209,7 +218,6 @@ void Session::apply_pending_config() {
 std::vector<TensorPtr> Session::fresh_values(const std::map<std::string, Tensor>& inputs) const {
   const Graph& g = *graph_;
   std::vector<TensorPtr> values(g.values.size());
-  for (size_t v = 0; v < g.values.size(); ++v) values[v] = constants_[v];
   for (int v : g.inputs) values[v] = std::make_shared<Tensor>(inputs.at(g.values[v].name));
   return values;
 }
@@ -283,8 +291,18 @@ MemoryEstimate Session::estimate_for(const PlanEntry& e) const {
     const auto& r = e.record.values[v];
     outputs += r.produced && r.view_of < 0 ? r.bytes : 0;
   }
-  int64_t weights = 0;
-  for (const auto& b : layer_blobs_) weights += b ? static_cast<int64_t>(b->size()) : 0;
+  // Weights: everything when resident; when streaming, the loader's budget bounds them, and
+  // the floor is the largest set of layers one step needs at once.
+  int64_t weights = total_weight_bytes();
+  int64_t weights_floor = 0;
+  for (int ni : p.order) {
+    int64_t step = 0;
+    for (int l : constant_layers(graph_->nodes[ni], constants_))
+      step += static_cast<int64_t>(weights_->blob(static_cast<size_t>(l)).nbytes);
+    weights_floor = std::max(weights_floor, step);
+  }
+  if (streaming())
+    weights = std::min<int64_t>(weights, static_cast<int64_t>(config_.loader.max_memory_usage));
   m.activation_peak_bytes = p.arena_bytes;
   m.weight_peak_bytes = weights;
   m.scratch_peak_bytes = p.scratch_peak;
@@ -303,7 +321,9 @@ MemoryEstimate Session::estimate_for(const PlanEntry& e) const {
     lp = std::max(lp, p.live_after[pos]);
   }
   const MemoryPlan best = plan_memory(*graph_, e.record, PlanOptions{});
-  m.minimum_total_bytes = best.arena_bytes + weights + best.scratch_peak + outputs;
+  const int64_t base = best.arena_bytes + best.scratch_peak + outputs;
+  m.minimum_total_bytes = base + (streaming() ? weights_floor : total_weight_bytes());
+  m.minimum_streaming_total_bytes = base + weights_floor;
   return m;
 }
 
@@ -318,7 +338,10 @@ void Session::enforce_budget(const PlanEntry& e) const {
                     ", weights " + mib(m.weight_peak_bytes) + ", scratch " +
                     mib(m.scratch_peak_bytes) + ", outputs " + mib(m.output_bytes) +
                     "); the minimum feasible budget is " + mib(m.minimum_total_bytes) +
-                    " (tensor reuse + in-place ops)";
+                    " (tensor reuse + in-place ops)" +
+                    (streaming() ? std::string()
+                                 : ", or " + mib(m.minimum_streaming_total_bytes) +
+                                       " with weights streamed (set loader.max_memory_usage)");
   throw BudgetError(msg, static_cast<size_t>(m.minimum_total_bytes));
 }
 
@@ -431,6 +454,14 @@ std::map<std::string, TensorPtr> Session::execute(const std::map<std::string, Te
     ctx.record_into(&profile->record);
   }
   const size_t n = g.nodes.size();
+  std::vector<int> order(n);
+  for (size_t p = 0; p < n; ++p) order[p] = plan ? plan->order[p] : static_cast<int>(p);
+  std::vector<int> sequence = layer_use_sequence(g, order, constants_);
+  if (sequence != loader_sequence_) {  // drives prefetch and furthest-next-use eviction
+    loader_->set_execution_order(sequence);
+    loader_sequence_ = std::move(sequence);
+  }
+  WeightBinder binder(g, *loader_, constants_);
   int64_t live_peak = 0;
   struct Idle {  // mark the session idle however the loop ends
     Session* s;
@@ -447,10 +478,12 @@ std::map<std::string, TensorPtr> Session::execute(const std::map<std::string, Te
       prev_layer = node.layer;
     }
     current_step_.store(static_cast<int64_t>(p));
+    binder.bind(node, values);
     ctx.prepare(ni, node, values, *last_use);
     kernels_[ni]->run(ctx);
     ctx.collect_outputs(values, *last_use);
     ctx.release_scratch();
+    binder.unbind(node, values);
     const int pos = plan ? static_cast<int>(p) : ni;
     for (int in : node.inputs)
       if (in >= 0 && (*last_use)[in] == pos) values[in].reset();
@@ -472,7 +505,10 @@ std::map<std::string, TensorPtr> Session::execute(const std::map<std::string, Te
   if (plan && !keep_arena(config_)) arena_.reset();
 
   std::map<std::string, TensorPtr> outputs;
-  for (int v : g.outputs) outputs[g.values[v].name] = values[v];
+  for (int v : g.outputs) {
+    if (!values[v] && constants_[v].valid) binder.bind_constant(v, values);  // a folded output
+    outputs[g.values[v].name] = values[v];
+  }
   return outputs;
 }
 
@@ -492,6 +528,7 @@ void Session::begin_stepping(const std::map<std::string, Tensor>& inputs) {
     step_inputs_.push_back(buf);
   }
   step_values_ = fresh_values(owned);
+  step_binder_ = std::make_unique<WeightBinder>(*graph_, *loader_, constants_);
   step_next_layer_ = 0;
 }
 
@@ -510,10 +547,12 @@ std::map<std::string, TensorPtr> Session::execute_layer(int layer) {
   for (int ni : g.layers[layer].nodes) {
     const Node& node = g.nodes[ni];
     current_step_.store(ni);
+    step_binder_->bind(node, step_values_);
     ctx.prepare(ni, node, step_values_, last_use_);
     kernels_[ni]->run(ctx);
     ctx.collect_outputs(step_values_, last_use_);
     ctx.release_scratch();
+    step_binder_->unbind(node, step_values_);
     for (int in : node.inputs)
       if (in >= 0 && last_use_[in] == ni) step_values_[in].reset();
   }
@@ -521,7 +560,11 @@ std::map<std::string, TensorPtr> Session::execute_layer(int layer) {
   current_layer_.store(-1);
   std::map<std::string, TensorPtr> outputs;
   if (++step_next_layer_ == static_cast<int>(g.layers.size())) {
-    for (int v : g.outputs) outputs[g.values[v].name] = step_values_[v];
+    for (int v : g.outputs) {
+      if (!step_values_[v] && constants_[v].valid) step_binder_->bind_constant(v, step_values_);
+      outputs[g.values[v].name] = step_values_[v];
+    }
+    step_binder_.reset();
     step_values_.clear();
     step_inputs_.clear();
     step_next_layer_ = -1;
