@@ -182,3 +182,23 @@ class Session:
         if mbps < 0:
             raise ValueError(f"bandwidth limit must be >= 0 MB/s, got {mbps}")
         self._native.set_bandwidth_limit_mbps(float(mbps))
+
+    # -- SIMD and cache optimization (TinyAI seed API; see simd.py) -------------------------
+
+    def enable_simd(self, op_type, enable: bool) -> bool:
+        """Switch SIMD for one op family (MATRIX_MUL, CONV, ACTIVATION, ATTENTION); next run."""
+        from . import simd
+        return simd.enable_simd(self, op_type, enable)
+
+    def set_simd_optimization_level(self, level: int) -> None:
+        from . import simd
+        simd.set_simd_optimization_level(self, level)
+
+    def cache_stats(self) -> Dict[str, object]:
+        """CPU cache references/misses with a `source` field ("perf" or "model")."""
+        from . import simd
+        return simd.cache_stats(self)
+
+    def optimize_memory_layout(self) -> Dict[str, object]:
+        from . import simd
+        return simd.optimize_memory_layout(self)

@@ -73,3 +73,12 @@ def test_emulated_disk_is_labelled(resnet):
     assert "emulated" in sess.stats()["storage"]
     with pytest.raises(ValueError):
         sess.set_bandwidth_limit_mbps(-1)
+
+
+def test_session_simd_and_cache_methods(resnet):
+    sess = tw.Session(resnet)
+    assert sess.enable_simd("CONV", False)
+    assert sess.config.simd_ops.conv is False
+    sess.set_simd_optimization_level(1)
+    assert sess.config.simd_level == 1
+    assert sess.cache_stats()["source"] in ("perf", "model")
