@@ -2,7 +2,7 @@
 of its external data files.
 
 Layout under the cache root (platformdirs user cache, or $TINYAI_CACHE_DIR):
-  models/<key>/graph.json, weights.bin   a converted model
+  models-r<revision>/<key>/graph.json, weights.bin   a converted model
   sources/<onnx sha256>.json             the external data files that .onnx refers to
 
 The sources record lets a repeat call compute the full key from file contents alone, without
@@ -27,6 +27,9 @@ from .progress import ProgressFn
 from .weights_writer import read_header
 
 CACHE_ENV = "TINYAI_CACHE_DIR"
+# Bump when the conversion changes what it writes (fusions, layer grouping, folding): models
+# converted by an older importer are then converted again instead of being reused.
+IMPORTER_REVISION = 2
 
 
 def cache_root() -> Path:
@@ -112,13 +115,13 @@ def cached_import(src, progress: Optional[ProgressFn] = None) -> Path:
     data_files = _read_sources(sources)
     if data_files is not None and all((src_dir / os.path.normpath(f)).is_file()
                                       for f in data_files):
-        out = root / "models" / _cache_key(onnx_sha, src_dir, data_files)
+        out = root / f"models-r{IMPORTER_REVISION}" / _cache_key(onnx_sha, src_dir, data_files)
         if is_valid_model_dir(out, onnx_sha):
             if progress:
                 progress(0, 0, "done")
             return out
     # Unknown or stale: parse the model to learn its external files, then import.
-    _sweep_stale_staging(root / "models")
+    _sweep_stale_staging(root / f"models-r{IMPORTER_REVISION}")
     from .onnx_loading import external_data_locations, load_model_proto
 
     model = load_model_proto(str(src))
@@ -127,7 +130,7 @@ def cached_import(src, progress: Optional[ProgressFn] = None) -> Path:
         path = src_dir / os.path.normpath(loc)
         if not path.is_file():
             raise ModelError(f"external data file '{loc}' not found; looked for {path}")
-    out = root / "models" / _cache_key(onnx_sha, src_dir, data_files)
+    out = root / f"models-r{IMPORTER_REVISION}" / _cache_key(onnx_sha, src_dir, data_files)
     if not is_valid_model_dir(out, onnx_sha):
         if out.exists():  # a damaged entry: the cache owns it, so it can simply go
             shutil.rmtree(out, ignore_errors=True)
