@@ -16,8 +16,8 @@ Standalone rows (work now):
   * simulated inference on an emulated 200 MB/s disk (fixed compute per layer): stall fraction
     with a fixed window of 1 vs the adaptive window, at budgets of 30/50/70 %.
 
-End-to-end rows (need a Session that uses the loader: feature-detected by a "loader" entry in
-Session.stats(); skipped with a note otherwise):
+End-to-end rows (need a Session that streams through the loader: feature-detected by the
+"loader_*" keys of Session.stats(); skipped with a note otherwise):
   * vgg19 at a 128 MiB weight budget: max|err| vs onnxruntime, weight_peak_bytes <= budget,
     process peak RSS (child process) vs onnxruntime's;
   * resnet50 and vgg19 at 30 % of their weights, weights read from disk: latency vs the
@@ -231,10 +231,14 @@ def loader_integration_note(model) -> str | None:
         sess.run(synthetic_inputs(model))
     except tw.TinyAIError as e:
         return f"Session refused a loader budget ({type(e).__name__}: {e})"
-    stats = sess.stats()
-    if "loader" not in stats:
-        return "Session.stats() has no 'loader' entry: Session does not run through the loader yet"
+    if "loader_hits" not in sess.stats():
+        return "Session.stats() has no loader_* keys: Session does not run through the loader yet"
     return None
+
+
+def loader_counters(sess) -> dict:
+    """The loader's counters in a Session's stats (keys without the loader_ prefix)."""
+    return {k[len("loader_"):]: v for k, v in sess.stats().items() if k.startswith("loader_")}
 
 
 def median_run(sess, feeds, runs: int, before=None) -> float:
@@ -267,8 +271,12 @@ def child_main(kind: str, model_name: str, budget: int) -> None:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
     if kind == "ours":
-        sess = _session(model, budget)
-        out = sess.run(feeds)
+        try:
+            sess = _session(model, budget)
+            out = sess.run(feeds)
+        except tw.TinyAIError as e:
+            print(json.dumps({"error": f"{type(e).__name__}: {e}"}))
+            return
         result["weight_peak_bytes"] = sess.stats()["weight_peak_bytes"]
         result["peak_rss_bytes"] = peak_rss()  # before onnxruntime loads the model below
         del sess
@@ -296,11 +304,16 @@ def end_to_end(disk_mb_per_s: float, runs: int) -> None:
     budget = 128 * MiB
     ours = child_peak_rss("ours", "vgg19", budget)
     ort_rss = child_peak_rss("ort", "vgg19", budget)
-    print(f"  vgg19 @ 128 MiB: max|err| {ours['max_abs_err']:.2e}; weight peak "
-          f"{ours['weight_peak_bytes'] / MiB:.1f} MiB (<= 128: "
-          f"{ours['weight_peak_bytes'] <= budget}); peak RSS {ours['peak_rss_bytes'] / 1e6:.0f} MB "
-          f"vs onnxruntime {ort_rss['peak_rss_bytes'] / 1e6:.0f} MB "
-          f"(ratio {ours['peak_rss_bytes'] / ort_rss['peak_rss_bytes']:.2f}; target <= 300 MB)")
+    if "error" in ours:
+        print(f"  vgg19 @ 128 MiB: failed: {ours['error']} (onnxruntime peak RSS "
+              f"{ort_rss['peak_rss_bytes'] / 1e6:.0f} MB)")
+    else:
+        print(f"  vgg19 @ 128 MiB: max|err| {ours['max_abs_err']:.2e}; weight peak "
+              f"{ours['weight_peak_bytes'] / MiB:.1f} MiB (<= 128: "
+              f"{ours['weight_peak_bytes'] <= budget}); peak RSS "
+              f"{ours['peak_rss_bytes'] / 1e6:.0f} MB vs onnxruntime "
+              f"{ort_rss['peak_rss_bytes'] / 1e6:.0f} MB (ratio "
+              f"{ours['peak_rss_bytes'] / ort_rss['peak_rss_bytes']:.2f}; target <= 300 MB)")
 
     # 30 % budgets: latency vs the overlap bound.
     print(f"  {'model':<10}{'prefetch':>9}{'ms':>10}{'free ms':>10}{'MB read':>9}"
@@ -312,10 +325,14 @@ def end_to_end(disk_mb_per_s: float, runs: int) -> None:
         weights = str(model.weights_path)
         for prefetch in (True, False):
             sess = _session(model, int(model.weight_bytes * 0.3), prefetch=prefetch)
-            sess.run(feeds)  # warm-up (plans, split-layer CRCs)
-            before = sess.stats()["loader"]
+            try:
+                sess.run(feeds)  # warm-up (plans, split-layer CRCs)
+            except tw.TinyAIError as e:
+                print(f"  {name:<10}{'on' if prefetch else 'off':>9}  failed: {e}")
+                continue
+            before = loader_counters(sess)
             t = median_run(sess, feeds, runs, before=lambda: _core.drop_page_cache(weights))
-            after = sess.stats()["loader"]
+            after = loader_counters(sess)
             read = (after["bytes_read"] - after["verify_bytes_read"]
                     - before["bytes_read"] + before["verify_bytes_read"]) / runs
             stall = (after["stall_seconds"] - before["stall_seconds"]) / runs
@@ -328,17 +345,17 @@ def end_to_end(disk_mb_per_s: float, runs: int) -> None:
     print("  emulated 200 MB/s disk, adaptive window (resnet50):")
     model = tw.load_model(_light("resnet50"))
     feeds = synthetic_inputs(model)
-    if not hasattr(tw.Session, "set_loader_bandwidth_limit_mbps"):
-        print("    skipped: Session has no set_loader_bandwidth_limit_mbps()")
+    if not hasattr(tw.Session, "set_bandwidth_limit_mbps"):
+        print("    skipped: Session has no set_bandwidth_limit_mbps()")
         return
     for fraction in (0.3, 0.5, 0.7, 1.0):
         sess = _session(model, int(model.weight_bytes * fraction), window=1)
-        sess.set_loader_bandwidth_limit_mbps(200.0)
+        sess.set_bandwidth_limit_mbps(200.0)
         for _ in range(3):  # let the window adapt
             sess.run(feeds)
-        before = sess.stats()["loader"]
+        before = loader_counters(sess)
         t = median_run(sess, feeds, runs)
-        after = sess.stats()["loader"]
+        after = loader_counters(sess)
         stall = (after["stall_seconds"] - before["stall_seconds"]) / runs
         print(f"    budget {fraction:>4.0%}: {t * 1e3:8.1f} ms, stall {100 * stall / t:5.1f} %, "
               f"window {after['current_window']} ({after['storage']})")
