@@ -39,10 +39,6 @@ def make_model(op_type, feeds, opset, out_dtypes=(F32,), inputs=None, consts=Non
     consts = dict(consts or {})
     if inputs is None:
         inputs = list(feeds) + list(consts)
-    # Rank-0 feeds travel as initializers: Session.run currently hands 0-d arrays to the core
-    # as shape [1] (np.ascontiguousarray promotes them), which is the facade's issue, not ours.
-    consts.update({k: v for k, v in feeds.items() if np.ndim(v) == 0})
-    feeds = {k: v for k, v in feeds.items() if np.ndim(v) != 0}
     if isinstance(op_type, str):
         outs = [f"y{i}" for i in range(len(out_dtypes))]
         nodes = [helper.make_node(op_type, inputs, outs, name=f"the_{op_type.lower()}", **attrs)]
@@ -99,7 +95,7 @@ def check(model, feeds, tmp_path, rtol=RTOL, atol=ATOL, expected=None, simd_leve
 
 def rand(rng, shape, dtype=F32, lo=-3.0, hi=3.0):
     if dtype == BOOL:
-        return rng.random(shape) < 0.5
+        return np.asarray(rng.random(shape) < 0.5)
     if np.issubdtype(dtype, np.integer):
         return rng.integers(int(lo) * 7, int(hi) * 7 + 1, size=shape).astype(dtype)
     return rng.uniform(lo, hi, size=shape).astype(dtype)
