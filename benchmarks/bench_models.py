@@ -1,8 +1,12 @@
 """Latency of tinyai-workbench vs onnxruntime on the onnx wheel's light/ models, same process,
-same thread count. Prints a ratio table (ours / theirs; lower is better).
+same thread count. Prints a ratio table (ours / theirs; lower is better): medians of --runs
+timed runs after --warmup runs, the two engines alternating run by run so load from other
+processes hits both alike. At 1 thread a second ratio uses thread CPU time, which
+time-slicing on a shared machine does not inflate.
 
     python benchmarks/bench_models.py                     # resnet50, 1 thread
     python benchmarks/bench_models.py --models all --threads 1 2 --runs 10
+    python benchmarks/bench_models.py --models squeezenet --level 2   # SIMD level 0..3
 """
 from __future__ import annotations
 
@@ -23,50 +27,77 @@ LIGHT = Path(os.path.dirname(onnx.__file__)) / "backend" / "test" / "data" / "li
 ALL_MODELS = ["resnet50", "squeezenet", "densenet121", "inception_v1", "vgg19"]
 
 
-def median_latency(fn, runs: int, warmup: int) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+def timed(fn, clock) -> float:
+    t0 = clock()
+    fn()
+    return clock() - t0
 
 
-def bench(name: str, threads: int, runs: int, warmup: int) -> dict:
+def bench(name: str, threads: int, runs: int, warmup: int, level: int) -> dict:
     path = LIGHT / f"light_{name}.onnx"
     model = tw.load_model(path)
     feeds = synthetic_inputs(model)
-    sess = tw.Session(model, tw.Config(threads=threads))
-    ours = median_latency(lambda: sess.run(feeds), runs, warmup)
-
+    sess = tw.Session(model, tw.Config(threads=threads, simd_level=level))
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
     ref = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    theirs = median_latency(lambda: ref.run(None, feeds), runs, warmup)
+    ours_fn, ort_fn = (lambda: sess.run(feeds)), (lambda: ref.run(None, feeds))
+    for _ in range(warmup):
+        ours_fn()
+        ort_fn()
+    ours, theirs, ours_cpu, theirs_cpu = [], [], [], []
+    for _ in range(runs):
+        ours.append(timed(ours_fn, time.perf_counter))
+        theirs.append(timed(ort_fn, time.perf_counter))
+        if threads == 1:  # both run on this thread at 1 thread
+            ours_cpu.append(timed(ours_fn, time.thread_time))
+            theirs_cpu.append(timed(ort_fn, time.thread_time))
     out_name = model.outputs[0].name
     err = float(np.max(np.abs(sess.run(feeds)[out_name] - ref.run([out_name], feeds)[0])))
-    return {"model": name, "threads": threads, "ours_ms": ours * 1e3, "ort_ms": theirs * 1e3,
-            "ratio": ours / theirs, "max_abs_err": err}
+    o, t = statistics.median(ours), statistics.median(theirs)
+    row = {"model": name, "threads": threads, "ours_ms": o * 1e3, "ort_ms": t * 1e3,
+           "ratio": o / t, "cpu_ratio": None, "max_abs_err": err}
+    if ours_cpu:
+        row["cpu_ratio"] = statistics.median(ours_cpu) / statistics.median(theirs_cpu)
+    return row
+
+
+def geomean(values) -> float:
+    return float(np.exp(np.mean(np.log(values))))
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", nargs="+", default=["resnet50"], help=f"names or 'all' ({', '.join(ALL_MODELS)})")
     p.add_argument("--threads", nargs="+", type=int, default=[1])
-    p.add_argument("--runs", type=int, default=10)
+    p.add_argument("--runs", type=int, default=10, help="timed runs per engine (median)")
     p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--level", type=int, default=3, help="our SIMD optimization level 0..3")
     args = p.parse_args()
     models = ALL_MODELS if args.models == ["all"] else args.models
-    rows = [bench(m, t, args.runs, args.warmup) for t in args.threads for m in models]
-    print(f"{'model':<14}{'threads':>8}{'ours ms':>12}{'ort ms':>12}{'ours/ort':>10}{'max|err|':>12}")
-    for r in rows:
-        print(f"{r['model']:<14}{r['threads']:>8}{r['ours_ms']:>12.2f}{r['ort_ms']:>12.2f}{r['ratio']:>10.2f}{r['max_abs_err']:>12.2e}")
+    print(f"{'model':<14}{'threads':>8}{'ours ms':>12}{'ort ms':>12}{'ours/ort':>10}{'cpu ratio':>11}{'max|err|':>12}",
+          flush=True)
+    rows = []
     for t in args.threads:
-        ratios = [r["ratio"] for r in rows if r["threads"] == t]
-        print(f"geomean ours/ort at {t} thread(s): {float(np.exp(np.mean(np.log(ratios)))):.2f}")
+        for m in models:
+            r = bench(m, t, args.runs, args.warmup, args.level)
+            rows.append(r)
+            cpu = f"{r['cpu_ratio']:>11.2f}" if r["cpu_ratio"] is not None else f"{'-':>11}"
+            print(f"{r['model']:<14}{r['threads']:>8}{r['ours_ms']:>12.2f}{r['ort_ms']:>12.2f}"
+                  f"{r['ratio']:>10.2f}{cpu}{r['max_abs_err']:>12.2e}", flush=True)
+    for t in args.threads:
+        sel = [r for r in rows if r["threads"] == t]
+        line = f"geomean ours/ort at {t} thread(s): {geomean([r['ratio'] for r in sel]):.2f} (wall)"
+        if t == 1:
+            line += f", {geomean([r['cpu_ratio'] for r in sel]):.2f} (cpu time)"
+        print(line)
+    for m in models:
+        by_t = {r["threads"]: r for r in rows if r["model"] == m}
+        if 1 in by_t and 2 in by_t:
+            print(f"{m}: 2-thread speedup ours {by_t[1]['ours_ms'] / by_t[2]['ours_ms']:.2f}x, "
+                  f"ort {by_t[1]['ort_ms'] / by_t[2]['ort_ms']:.2f}x")
 
 
 if __name__ == "__main__":

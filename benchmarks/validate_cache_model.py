@@ -44,9 +44,11 @@ def cachegrind(script: str, caps: dict) -> dict:
         err = subprocess.run(cmd, capture_output=True, text=True, check=True).stderr
     def field(name):
         m = re.search(rf"{name}:\s+([\d,]+)", err)
+        if m is None:
+            raise RuntimeError(f"no '{name}' in cachegrind's summary:\n{err[-2000:]}")
         return int(m.group(1).replace(",", ""))
-    return {"l1_references": field("D refs"), "l1_misses": field("D1  misses"),
-            "llc_references": field("D1  misses"), "llc_misses": field("LLd misses")}
+    return {"l1_references": field(r"D\s+refs"), "l1_misses": field(r"D1\s+misses"),
+            "llc_references": field(r"D1\s+misses"), "llc_misses": field(r"LLd\s+misses")}
 
 
 def main() -> None:
