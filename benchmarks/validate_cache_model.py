@@ -11,6 +11,7 @@ interpreter start-up. D1 and LL are simulated with this machine's L1d and L3 geo
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -41,7 +42,10 @@ def cachegrind(script: str, caps: dict) -> dict:
                f"--D1={caps['l1d_bytes']},8,{caps['cache_line_bytes']}",
                f"--LL={caps['l3_bytes']},16,{caps['cache_line_bytes']}",
                f"--cachegrind-out-file={tmp}/cg.out", sys.executable, str(path)]
-        err = subprocess.run(cmd, capture_output=True, text=True, check=True).stderr
+        # numpy's BLAS threads spin while idle; under cachegrind their references would swamp
+        # the one GEMM being measured, differently in each run.
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        err = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stderr
     def field(name):
         m = re.search(rf"{name}:\s+([\d,]+)", err)
         if m is None:
