@@ -83,3 +83,15 @@ def test_session_simd_and_cache_methods(resnet):
     sess.set_simd_optimization_level(1)
     assert sess.config.simd_level == 1
     assert sess.cache_stats()["source"] in ("perf", "model")
+
+
+def test_loader_budget_set_through_estimate_reaches_the_loader(resnet):
+    feeds = synthetic_inputs(resnet)
+    sess = tw.Session(resnet)
+    budget = int(0.4 * resnet.weight_bytes)
+    sess.set_config(_streaming(budget))
+    est = sess.estimate_memory_usage(feeds)  # applies the queued config (as the GUI does)
+    assert est["weight_peak_bytes"] <= budget
+    sess.run(feeds)
+    assert sess.stats()["loader_budget_bytes"] == budget
+    assert sess.stats()["weight_bytes"] <= budget

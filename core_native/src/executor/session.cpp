@@ -205,7 +205,7 @@ void Session::apply_pending_config() {
   if (config_dirty_.exchange(false)) {
     std::lock_guard<std::mutex> lock(config_mutex_);
     config_ = pending_config_;  // applied at an inference boundary, never mid-kernel
-  loader_->set_config(config_.loader);
+    loader_->set_config(config_.loader);
     if (!keep_arena(config_)) arena_.reset();
   }
   if (config_.threads != pool_threads_) {  // also when estimate() applied the config
@@ -354,14 +354,9 @@ bool Session::has_plan(const std::map<std::string, Tensor>& inputs) {
 MemoryEstimate Session::estimate(const std::map<std::string, Tensor>& inputs) {
   std::lock_guard<std::mutex> run_lock(run_mutex_);
   check_inputs(inputs);
-  {
-    // Estimates follow the pending configuration so a control moved in the GUI shows at once.
-    std::lock_guard<std::mutex> lock(config_mutex_);
-    if (config_dirty_.load()) {
-      config_ = pending_config_;
-      config_dirty_.store(false);
-    }
-  }
+  // Estimates follow the pending configuration so a control moved in the GUI shows at once;
+  // no run is in progress (run_mutex_), so this is an inference boundary.
+  apply_pending_config();
   return estimate_for(plan_for(inputs, true));
 }
 
