@@ -8,6 +8,7 @@ from typing import Optional
 
 from . import graph_json
 from .atomic import check_replaceable, staging_dir
+from .bn_folding import fold_batchnorm_into_conv
 from .folding import fold_constants
 from .fusion import fuse_attention
 from .ir import prune, toposort
@@ -69,6 +70,8 @@ def convert_model(model, src: Path, out_dir: Path, progress: Optional[ProgressFn
     else:
         g.inferred = infer(g)  # the types recorded must describe the final graph
 
+    if fold_batchnorm_into_conv(g):
+        prune(g)  # the BatchNormalization statistics are no longer read
     fuse_attention(g)
     layers = assign_layers(g)
     with staging_dir(out_dir) as tmp:
