@@ -9,10 +9,20 @@ import time
 from typing import Optional
 
 
-def _ensure_platform(headless: bool) -> None:
+NO_DISPLAY_MESSAGE = (
+    "error: no display to open the workbench window on (neither DISPLAY nor WAYLAND_DISPLAY is set).\n"
+    "  tinyai-workbench demo                      runs the demo model headless and prints a summary\n"
+    "  tinyai-workbench gui --demo --run-seconds 10 --screenshot shot.png\n"
+    "                                             runs the workbench offscreen and saves a screenshot")
+
+
+def _ensure_platform(headless: bool) -> bool:
+    """Pick the offscreen platform for headless runs; False if a window cannot be shown
+    (Qt would abort the process rather than report it)."""
     has_display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or sys.platform in ("win32", "darwin")
     if headless and not has_display:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    return bool(has_display or os.environ.get("QT_QPA_PLATFORM"))
 
 
 def run_gui(model: Optional[str] = None, preset: Optional[str] = None, run_seconds: Optional[float] = None,
@@ -21,7 +31,9 @@ def run_gui(model: Optional[str] = None, preset: Optional[str] = None, run_secon
     model continuously for that long after it loads, save `screenshot`, print the
     measurements and exit."""
     headless = run_seconds is not None
-    _ensure_platform(headless)
+    if not _ensure_platform(headless):
+        print(NO_DISPLAY_MESSAGE, file=sys.stderr)
+        return 2
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
