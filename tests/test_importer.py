@@ -128,6 +128,23 @@ def rebuild_onnx(model_dir):
 
     nodes = []
     for n in doc["nodes"]:
+        # A Conv with what the importer fused into it (importer/conv_fusion.py) is spelled out
+        # again as ONNX: Conv(X, W, B) -> [Add(., Z)] -> [Relu].
+        unfused = []
+        if n["op_type"] == "Conv" and (len(n["inputs"]) > 3 or "activation" in n["attrs"]):
+            attrs = dict(n["attrs"])
+            activation = attrs.pop("activation", None)
+            value = n["outputs"][0]
+            if activation:
+                unfused.insert(0, helper.make_node(activation["value"], [value + "::pre_act"], [value]))
+                value += "::pre_act"
+            if len(n["inputs"]) > 3:
+                unfused.insert(0, helper.make_node("Add", [value + "::conv", n["inputs"][3]], [value]))
+                value += "::conv"
+            inputs = [i for i in n["inputs"][:3]]
+            while inputs and not inputs[-1]:
+                inputs.pop()
+            n = dict(n, inputs=inputs, outputs=[value], attrs=attrs)
         node = helper.make_node(n["op_type"], n["inputs"], n["outputs"], name=n["name"])
         for key, a in n["attrs"].items():
             t, val = a["type"], a.get("value")
@@ -147,6 +164,7 @@ def rebuild_onnx(model_dir):
                 attr = helper.make_attribute(key, val)
             node.attribute.append(attr)
         nodes.append(node)
+        nodes.extend(unfused)
     inits = [numpy_helper.from_array(a.copy(), k) for k, a in constants_of(model_dir).items()]
     graph = helper.make_graph(nodes, doc["name"], [vi(i) for i in doc["inputs"]],
                               [vi(o) for o in doc["outputs"]], inits)
@@ -207,7 +225,9 @@ def test_weights_file_layout_and_graph_json(tmp_path):
     assert doc["inputs"] == ["x"] and doc["outputs"] == ["y"]
     # The leading weight-free Relu forms the "input" layer: an empty blob, crc 0.
     assert [l["name"] for l in doc["layers"]] == ["input", "conv1", "fc"]
-    assert doc["layers"][1]["op_types"] == ["Conv", "Relu", "GlobalAveragePool", "Flatten"]
+    # The Relu after the Conv is fused into it (importer/conv_fusion.py).
+    assert doc["layers"][1]["op_types"] == ["Conv", "GlobalAveragePool", "Flatten"]
+    assert doc["nodes"][1]["attrs"]["activation"] == {"type": "string", "value": "Relu"}
     assert entries[0][1] == 0 and entries[0][2] == 0 and entries[0][0] == 64
     assert doc["layers"][1]["weight_bytes"] == weights["conv1.weight"].nbytes + 32
     x = {v["name"]: v for v in doc["values"]}["x"]
@@ -254,8 +274,11 @@ def test_light_resnet50(tmp_path):
     names = [l["name"] for l in doc["layers"]]
     assert names[:3] == ["conv1", "res2_0_branch2a", "res2_0_branch2b"]
     assert len(names) == len(set(names)) == 54  # 53 convs + the final fc
-    # BatchNormalization is folded into the conv before it (importer/bn_folding.py).
-    assert doc["layers"][0]["op_types"] == ["Conv", "Relu", "MaxPool"]
+    # BatchNormalization is folded into the conv before it (importer/bn_folding.py), and every
+    # Relu and residual Sum into the conv that produces their input (importer/conv_fusion.py).
+    assert doc["layers"][0]["op_types"] == ["Conv", "MaxPool"]
+    assert not any(n["op_type"] in ("Relu", "Sum") for n in doc["nodes"])
+    assert sum(len(n["inputs"]) == 4 for n in doc["nodes"] if n["op_type"] == "Conv") == 16
     assert not any(n["op_type"] == "BatchNormalization" for n in doc["nodes"])
     total = sum(l["weight_bytes"] for l in doc["layers"])
     assert 100e6 < total < 104e6  # ResNet-50: 25.6 M float params

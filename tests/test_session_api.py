@@ -40,7 +40,8 @@ def test_layers_describe_the_model(model):
     assert sum(l.weight_bytes for l in model.layers) == model.weight_bytes
     conv = next(l for l in model.layers if "Conv" in l.op_types)
     assert conv.weight_bytes == (8 * 3 * 3 * 3 + 8) * 4
-    assert "Relu" in conv.op_types  # weight-free ops attach to the layer before them
+    # Weight-free ops attach to the layer before them (the Relu is fused into the Conv).
+    assert "GlobalAveragePool" in conv.op_types
 
 
 def test_run_matches_onnxruntime_at_several_batch_sizes(model, tmp_path):

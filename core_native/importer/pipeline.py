@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 from . import graph_json
+from .conv_fusion import fuse_conv_epilogues
 from .atomic import check_replaceable, staging_dir
 from .bn_folding import fold_batchnorm_into_conv
 from .folding import fold_constants
@@ -72,6 +73,7 @@ def convert_model(model, src: Path, out_dir: Path, progress: Optional[ProgressFn
 
     if fold_batchnorm_into_conv(g):
         prune(g)  # the BatchNormalization statistics are no longer read
+    fuse_conv_epilogues(g)  # after BN folding: Conv -> BN -> Relu is Conv -> Relu by now
     fuse_attention(g)
     layers = assign_layers(g)
     with staging_dir(out_dir) as tmp:

@@ -1,4 +1,7 @@
 // Conv (1-D, 2-D, 3-D; groups, dilations, strides, pads, auto_pad, optional bias).
+// Converted models may add what the importer fused into a Conv (importer/conv_fusion.py):
+// an optional 4th input Z shaped like the output (a residual Add) and an `activation`
+// (Relu); Y = act(conv(X, W) + B + Z), applied as each output is stored.
 // Three paths: groups with one input channel (depthwise) convolve directly; 1x1 / stride 1 /
 // unpadded kernels are a GEMM on the input as is; everything else is im2col + GEMM per group,
 // chunked over output positions so the column matrix stays bounded.
@@ -24,22 +27,23 @@ class Conv final : public OpKernel {
   explicit Conv(const Node& node) : attrs_(node, /*transpose=*/false) {}
 
   void run(KernelContext& ctx) override {
-    const Node& node = ctx.node();
-    const Tensor* x = ctx.input(0);
-    const Tensor* w = ctx.input(1);
-    const Tensor* b = ctx.input(2);
-    if (!x || !w) ctx.fail("needs inputs X and W");
-    require_dtype(node, *x, {DType::Float32}, "input X");
-    require_dtype(node, *w, {DType::Float32}, "weights W");
-    if (b) require_dtype(node, *b, {DType::Float32}, "bias B");
-    attrs_.check_inputs(ctx, *x, *w);
+    const ConvOperands in = attrs_.operands(ctx);
+    const Tensor* x = &in.x;
+    const Tensor* w = &in.w;
+    const Tensor* b = in.b;
     const PatchGeometry geo = attrs_.conv_geometry(ctx, x->shape, w->shape);
 
     const int64_t batch = x->dim(0), channels = x->dim(1), maps = w->dim(0);
-    if (b && (b->rank() != 1 || b->dim(0) != maps))
-      ctx.fail("bias B " + shape_str(b->shape) + " should be [" + std::to_string(maps) + "]");
+    ConvAttributes::check_bias(ctx, b, maps);
     Shape out_shape{batch, maps};
     for (int64_t i = 3 - (x->rank() - 2); i < 3; ++i) out_shape.push_back(geo.grid[i]);
+    const Tensor* z = ctx.input(3);
+    if (z) {
+      require_dtype(ctx.node(), *z, {DType::Float32}, "fused addend Z");
+      if (z->shape != out_shape)
+        ctx.fail("fused addend Z " + shape_str(z->shape) + " should have the output's shape " +
+                 shape_str(out_shape));
+    }
     Tensor& y = ctx.output(0, DType::Float32, out_shape);
     if (y.numel() == 0) return;
 
@@ -51,10 +55,16 @@ class Conv final : public OpKernel {
                     x->ptr<float>(),
                     w->ptr<float>(),
                     b ? b->ptr<float>() : nullptr,
-                    y.ptr<float>()};
+                    y.ptr<float>(),
+                    z ? z->ptr<float>() : nullptr,
+                    attrs_.activation()};
     if (p.group_channels == 0 || geo.image_size() == 0) {  // every tap reads padding
       for (int64_t n = 0; n < batch; ++n)
         fill_with_bias(p.y + n * maps * geo.grid_size(), maps, geo.grid_size(), p.bias);
+      GemmEpilogue ep;
+      ep.addend = p.z;
+      ep.activation = p.activation;
+      apply_epilogue(p.y, geo.grid_size(), batch * maps, geo.grid_size(), ep);
       return;
     }
     if (p.group_channels == 1)
@@ -71,6 +81,8 @@ class Conv final : public OpKernel {
     const float* w;
     const float* bias;
     float* y;
+    const float* z;             // fused residual addend, laid out like y (or null)
+    GemmActivation activation;  // fused at import: applied as each output is stored
   };
 
   // One plane per task: output channels (and images) are independent.
@@ -81,8 +93,14 @@ class Conv final : public OpKernel {
     auto planes = [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t n = t / maps, m = t % maps, g = m / p.group_maps;
+        float* out = p.y + (n * maps + m) * out_plane;
         depthwise_conv(isa, p.geo, p.x + (n * p.groups + g) * in_plane, p.w + m * ksize,
-                       p.bias ? p.bias[m] : 0.f, p.y + (n * maps + m) * out_plane);
+                       p.bias ? p.bias[m] : 0.f, out);
+        // The plane is still in cache: addend and activation cost no extra pass over memory.
+        GemmEpilogue ep;
+        ep.addend = p.z ? p.z + (n * maps + m) * out_plane : nullptr;
+        ep.activation = p.activation;
+        apply_epilogue(out, out_plane, 1, out_plane, ep);
       }
     };
     const int64_t tasks = p.batch * maps;
@@ -118,22 +136,27 @@ class Conv final : public OpKernel {
       const float* w_g = p.w + g * p.group_maps * K;
       PackedA packed;
       if (prepack) packed = sgemm_pack_a(rt, false, p.group_maps, K, 1.f, w_g, K, packed_buffer);
-      // The bias is added in the GEMM's store (once per output element).
+      // The bias and activation are applied in the GEMM's store (once per output element).
       GemmEpilogue ep;
       ep.row_bias = p.bias ? p.bias + g * p.group_maps : nullptr;
+      ep.activation = p.activation;
       for (int64_t n = 0; n < p.batch; ++n) {
         const float* x_g = p.x + (n * channels + g * p.group_channels) * in_plane;
         float* y_g = p.y + (n * maps + g * p.group_maps) * out_plane;
+        const float* z_g = p.z ? p.z + (n * maps + g * p.group_maps) * out_plane : nullptr;
+        GemmEpilogue ep_n = ep;  // the addend has y's layout: same offsets and ldc
         if (direct) {
+          ep_n.addend = z_g;
           sgemm(rt, false, false, p.group_maps, out_plane, K, 1.f, w_g, K, x_g, in_plane, 0.f,
-                y_g, out_plane, workspace, ep, &packed);
+                y_g, out_plane, workspace, ep_n, &packed);
           continue;
         }
         for (int64_t j0 = 0; j0 < out_plane; j0 += chunk) {
           const int64_t cols = std::min(chunk, out_plane - j0);
           im2col_parallel(pool, p.geo, p.group_channels, x_g, j0, cols, col);
+          ep_n.addend = z_g ? z_g + j0 : nullptr;
           sgemm(rt, false, false, p.group_maps, cols, K, 1.f, w_g, K, col, cols, 0.f, y_g + j0,
-                out_plane, workspace, ep, &packed);
+                out_plane, workspace, ep_n, &packed);
         }
       }
     }

@@ -55,6 +55,30 @@ ConvAttributes::ConvAttributes(const Node& node, bool transpose) : transpose_(tr
   require(output_padding_, "output_padding", 0);
   require(output_shape_, "output_shape", 0);
   if (pads_.size() % 2 != 0) unsupported("pads " + ints_str(pads_) + " has an odd length");
+
+  const std::string activation = transpose ? "" : node.attr_string("activation", "");
+  if (activation == "Relu")
+    activation_ = GemmActivation::Relu;
+  else if (!activation.empty())
+    unsupported("activation '" + activation + "' (only Relu is fused into a Conv)");
+}
+
+ConvOperands ConvAttributes::operands(const KernelContext& ctx) const {
+  const Node& node = ctx.node();
+  const Tensor* x = ctx.input(0);
+  const Tensor* w = ctx.input(1);
+  const Tensor* b = ctx.input(2);
+  if (!x || !w) ctx.fail("needs inputs X and W");
+  require_dtype(node, *x, {DType::Float32}, "input X");
+  require_dtype(node, *w, {DType::Float32}, "weights W");
+  if (b) require_dtype(node, *b, {DType::Float32}, "bias B");
+  check_inputs(ctx, *x, *w);
+  return ConvOperands{*x, *w, b};
+}
+
+void ConvAttributes::check_bias(const KernelContext& ctx, const Tensor* b, int64_t maps) {
+  if (b && (b->rank() != 1 || b->dim(0) != maps))
+    ctx.fail("bias B " + shape_str(b->shape) + " should be [" + std::to_string(maps) + "]");
 }
 
 int64_t ConvAttributes::at(const std::vector<int64_t>& v, size_t i, int64_t dflt) const {
@@ -193,9 +217,13 @@ int64_t column_chunk(int64_t rows, int64_t cols) {
   return std::min(cols, std::max(fit, kMinColumns));
 }
 
-void fill_with_bias(float* y, int64_t channels, int64_t plane, const float* bias) {
-  for (int64_t c = 0; c < channels; ++c)
-    std::fill(y + c * plane, y + (c + 1) * plane, bias ? bias[c] : 0.f);
+void fill_with_bias(float* y, int64_t channels, int64_t plane, const float* bias,
+                    GemmActivation activation) {
+  const bool relu = activation == GemmActivation::Relu;
+  for (int64_t c = 0; c < channels; ++c) {
+    const float v = bias ? bias[c] : 0.f;
+    std::fill(y + c * plane, y + (c + 1) * plane, relu && v < 0.f ? 0.f : v);
+  }
 }
 
 }  // namespace tinyai

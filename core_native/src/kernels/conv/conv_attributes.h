@@ -6,11 +6,19 @@
 #include <vector>
 
 #include "kernels/conv/im2col.h"
+#include "kernels/matmul/gemm.h"
 #include "tinyai/op.h"
 
 namespace tinyai {
 
 enum class AutoPad { NotSet, SameUpper, SameLower, Valid };
+
+// A convolution's tensors once present and float32: X, W and the optional bias B.
+struct ConvOperands {
+  const Tensor& x;
+  const Tensor& w;
+  const Tensor* b;  // null when omitted
+};
 
 class ConvAttributes {
  public:
@@ -18,6 +26,15 @@ class ConvAttributes {
   ConvAttributes(const Node& node, bool transpose);
 
   int64_t group() const { return group_; }
+  // The activation fused into a Conv at import (attribute `activation`, importer/
+  // conv_fusion.py); None for ConvTranspose and for Convs read from a file.
+  GemmActivation activation() const { return activation_; }
+
+  // Inputs 0..2 of the node: X and W present, all float32, X/W shapes checked as
+  // check_inputs does (ctx.fail / UnsupportedOperatorError otherwise).
+  ConvOperands operands(const KernelContext& ctx) const;
+  // B, when present, must be [maps].
+  static void check_bias(const KernelContext& ctx, const Tensor* b, int64_t maps);
 
   // Checks X [N, C, spatial...] and W against the attributes (ctx.fail on mismatch).
   // Conv: W [M, C/group, k...]. ConvTranspose: W [C, M/group, k...].
@@ -39,6 +56,7 @@ class ConvAttributes {
   bool transpose_;
   AutoPad auto_pad_ = AutoPad::NotSet;
   int64_t group_ = 1;
+  GemmActivation activation_ = GemmActivation::None;
   std::vector<int64_t> kernel_shape_, strides_, dilations_, pads_, output_padding_,
       output_shape_;
 };
@@ -48,7 +66,8 @@ class ConvAttributes {
 // 64 channels would be 7 MiB) while keeping each GEMM wide enough to run at full speed.
 int64_t column_chunk(int64_t rows, int64_t cols);
 
-// Sets each of `channels` planes of `plane` floats to its bias (or 0 without a bias).
-void fill_with_bias(float* y, int64_t channels, int64_t plane, const float* bias);
+// Sets each of `channels` planes of `plane` floats to act(its bias) (or 0 without a bias).
+void fill_with_bias(float* y, int64_t channels, int64_t plane, const float* bias,
+                    GemmActivation activation = GemmActivation::None);
 
 }  // namespace tinyai

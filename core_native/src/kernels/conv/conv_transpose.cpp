@@ -18,23 +18,17 @@ class ConvTranspose final : public OpKernel {
   explicit ConvTranspose(const Node& node) : attrs_(node, /*transpose=*/true) {}
 
   void run(KernelContext& ctx) override {
-    const Node& node = ctx.node();
-    const Tensor* x = ctx.input(0);
-    const Tensor* w = ctx.input(1);
-    const Tensor* b = ctx.input(2);
-    if (!x || !w) ctx.fail("needs inputs X and W");
-    require_dtype(node, *x, {DType::Float32}, "input X");
-    require_dtype(node, *w, {DType::Float32}, "weights W");
-    if (b) require_dtype(node, *b, {DType::Float32}, "bias B");
-    attrs_.check_inputs(ctx, *x, *w);
+    const ConvOperands in = attrs_.operands(ctx);
+    const Tensor* x = &in.x;
+    const Tensor* w = &in.w;
+    const Tensor* b = in.b;
     const PatchGeometry geo = attrs_.transpose_geometry(ctx, x->shape, w->shape);
 
     const int64_t groups = attrs_.group();
     const int64_t batch = x->dim(0), channels = x->dim(1);
     const int64_t group_channels = channels / groups, group_maps = w->dim(1);
     const int64_t maps = group_maps * groups;
-    if (b && (b->rank() != 1 || b->dim(0) != maps))
-      ctx.fail("bias B " + shape_str(b->shape) + " should be [" + std::to_string(maps) + "]");
+    ConvAttributes::check_bias(ctx, b, maps);
     Shape out_shape{batch, maps};
     for (int64_t i = 3 - (x->rank() - 2); i < 3; ++i) out_shape.push_back(geo.image[i]);
     Tensor& y = ctx.output(0, DType::Float32, out_shape);

@@ -65,6 +65,7 @@ GemmCall sub_call(const GemmCall& c, int64_t i0, int64_t m, int64_t j0, int64_t 
   s.packed_a_row0 += i0;
   if (s.ep.row_bias) s.ep.row_bias += i0;
   if (s.ep.col_bias) s.ep.col_bias += j0;
+  if (s.ep.addend) s.ep.addend += i0 * c.g.ldc + j0;
   return s;
 }
 
@@ -142,10 +143,12 @@ void apply_epilogue(float* C, int64_t ldc, int64_t M, int64_t N, const GemmEpilo
   const bool relu = ep.activation == GemmActivation::Relu;
   for (int64_t i = 0; i < M; ++i) {
     float* c = C + i * ldc;
+    const float* z = ep.addend ? ep.addend + i * ldc : nullptr;
     const float rb = ep.row_bias ? ep.row_bias[i] : 0.f;
     for (int64_t j = 0; j < N; ++j) {
       float v = c[j] + rb;
       if (ep.col_bias) v += ep.col_bias[j];
+      if (z) v += z[j];
       c[j] = relu && v < 0.f ? 0.f : v;
     }
   }

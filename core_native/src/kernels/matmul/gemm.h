@@ -19,13 +19,17 @@ class ThreadPool;
 
 enum class GemmActivation { None = 0, Relu = 1 };
 
-// Fused into the store of the last K block: C = act(C + row_bias[i] + col_bias[j]).
+// Fused into the store of the last K block:
+//   C = act(C + row_bias[i] + col_bias[j] + addend[i * ldc + j]), added in that order.
 struct GemmEpilogue {
   const float* row_bias = nullptr;  // M values (a conv's per-output-channel bias) or null
   const float* col_bias = nullptr;  // N values (a linear layer's bias) or null
+  // An M x N block laid out like C (same leading dimension): a residual connection fused
+  // into the conv that produces the other summand. Never the same memory as C.
+  const float* addend = nullptr;
   GemmActivation activation = GemmActivation::None;
   bool empty() const {
-    return !row_bias && !col_bias && activation == GemmActivation::None;
+    return !row_bias && !col_bias && !addend && activation == GemmActivation::None;
   }
 };
 

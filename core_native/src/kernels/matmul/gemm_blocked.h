@@ -109,6 +109,7 @@ struct BlockedGemm {
     bool last;              // last K block: apply the epilogue
     const float* row_bias;  // already offset to the tile's first row (or null)
     const float* col_bias;  // already offset to the tile's first column (or null)
+    const float* addend;    // already offset to the tile's origin, leading dimension ldc
     bool relu;
   };
 
@@ -116,6 +117,7 @@ struct BlockedGemm {
     if (!t.last) return v;
     if (t.row_bias) v += t.row_bias[i];
     if (t.col_bias) v += load(t.col_bias + j * VW);
+    if (t.addend) v += load(t.addend + i * t.ldc + j * VW);
     if (t.relu) v = v > vec{} ? v : vec{};
     return v;
   }
@@ -176,6 +178,7 @@ struct BlockedGemm {
         if (t.last) {
           if (t.row_bias) v += t.row_bias[i];
           if (t.col_bias) v += t.col_bias[j];
+          if (t.addend) v += t.addend[i * t.ldc + j];
           if (t.relu) v = v > 0.f ? v : 0.f;
         }
         c[j] = v;
@@ -230,6 +233,8 @@ struct BlockedGemm {
                            last,
                            call.ep.row_bias ? call.ep.row_bias + i0 + ir : nullptr,
                            call.ep.col_bias ? call.ep.col_bias + j0 + jr : nullptr,
+                           call.ep.addend ? call.ep.addend + (i0 + ir) * g.ldc + j0 + jr
+                                          : nullptr,
                            relu};
               if (pf > 0)
                 micro_kernel<true>(kc, pa + ir * kc, packed_b + jr * kc, t, pf);

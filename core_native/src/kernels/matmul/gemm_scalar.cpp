@@ -25,6 +25,7 @@ void run_scalar(const GemmCall& call) {
       float v = g.beta == 0.f ? acc[j] : acc[j] + g.beta * c[j];
       if (call.ep.row_bias) v += call.ep.row_bias[i];
       if (call.ep.col_bias) v += call.ep.col_bias[j];
+      if (call.ep.addend) v += call.ep.addend[i * g.ldc + j];
       if (call.ep.activation == GemmActivation::Relu) v = v > 0.f ? v : 0.f;
       c[j] = v;
     }
