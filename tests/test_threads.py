@@ -74,3 +74,33 @@ def test_light_model_same_result_at_1_and_2_threads(name, onnx_test_data):
     one = tw.Session(model, Config(threads=1)).run(feeds)[out]
     two = tw.Session(model, Config(threads=2)).run(feeds)[out]
     np.testing.assert_allclose(two, one, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("op,attrs", [
+    ("MaxPool", dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])),
+    ("AveragePool", dict(kernel_shape=[3, 3], strides=[1, 1], pads=[1, 1, 1, 1])),
+    ("GlobalAveragePool", {}),
+    ("GlobalMaxPool", {})])
+def test_pooling_splits_planes_over_threads(tmp_path, op, attrs):
+    # Large enough to cross the parallel threshold: planes go to different threads, and
+    # MaxPool's Indices (plane offsets added after the split) must still be global.
+    from onnx import TensorProto, helper
+
+    from onnx_reference import ort_run
+
+    shape = [2, 24, 23, 29]
+    outputs = ["y", "i"] if op == "MaxPool" else ["y"]
+    node = helper.make_node(op, ["x"], outputs, **attrs)
+    graph = helper.make_graph([node], "pool", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)] +
+                              ([helper.make_tensor_value_info("i", TensorProto.INT64, None)] if op == "MaxPool" else []))
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    proto.ir_version = 8
+    model = _save(proto, tmp_path)
+    feeds = {"x": np.random.default_rng(2).standard_normal(shape).astype(np.float32)}
+    one = tw.Session(model, tw.Config(threads=1)).run(feeds)
+    two = tw.Session(model, tw.Config(threads=2)).run(feeds)
+    ref = ort_run(proto, feeds)
+    for name in outputs:
+        np.testing.assert_array_equal(two[name], one[name], err_msg=name)
+        np.testing.assert_allclose(two[name], ref[name], rtol=1e-5, atol=1e-6, err_msg=name)

@@ -5,8 +5,12 @@
 
 #include "kernels/pool/pool_geometry.h"
 #include "kernels/pool/pool_loop_scalar.h"
+#include "tinyai/thread_pool.h"
 
 namespace tinyai {
+
+// Below this many input values a pooling op stays on the calling thread.
+constexpr int64_t kMinParallelPoolWork = 1 << 15;
 
 template <typename Reducer>
 class PoolKernel : public OpKernel {
@@ -26,12 +30,28 @@ class PoolKernel : public OpKernel {
         indices = ctx.output(1, DType::Int64, w.output_shape).template ptr<int64_t>();
     }
     if (y.numel() == 0) return;
-    if (global_) {
-      global_pool_scalar(x.ptr<float>(), y.ptr<float>(), w.batch * w.channels, w.in_plane(),
-                         reducer_);
-      return;
-    }
-    pool_scalar(x.ptr<float>(), y.ptr<float>(), indices, w, reducer_);
+    const int64_t planes = w.batch * w.channels, in_plane = w.in_plane(),
+                  out_plane = w.out_plane();
+    const float* xp = x.ptr<float>();
+    float* yp = y.ptr<float>();
+    // Planes are independent: a chunk of planes per task. Each result is computed exactly as
+    // on one thread, so thread counts agree bit for bit.
+    auto chunk = [&](int64_t p0, int64_t p1) {
+      if (global_) {
+        global_pool_scalar(xp + p0 * in_plane, yp + p0, p1 - p0, in_plane, reducer_);
+        return;
+      }
+      PoolWindows part = w;
+      part.batch = 1;
+      part.channels = p1 - p0;
+      pool_scalar(xp + p0 * in_plane, yp + p0 * out_plane,
+                  indices ? indices + p0 * out_plane : nullptr, part, reducer_);
+    };
+    ThreadPool* pool = ctx.pool();
+    if (pool && pool->size() > 1 && planes > 1 && planes * in_plane >= kMinParallelPoolWork)
+      pool->parallel_for(planes, 1, chunk);
+    else
+      chunk(0, planes);
     if (indices) globalize_indices(indices, w);
   }
 
