@@ -1,7 +1,10 @@
 """Transformer latency and activation memory: tinyai-workbench vs onnxruntime on an exported
 6-layer, 384-hidden, 12-head BERT (MiniLM-sized, random weights) at sequence length 128, same
-process, same thread count. Prints ours / onnxruntime (lower is better) and the activation
-peak against the in-order bound from Session.estimate_memory_usage.
+process, same thread count. Prints ours / onnxruntime (lower is better): medians of --runs
+timed runs, the two engines alternating run by run so load from other processes hits both
+alike, and at 1 thread also the ratio of thread CPU time (which time-slicing on a shared
+machine does not inflate); and the activation peak against the in-order bound from
+Session.estimate_memory_usage.
 
 The model (~45 MB) is not in git; make it once with the torch venv:
 
@@ -28,15 +31,26 @@ DEFAULT_MODEL = (Path.home() / ".cache" / "tinyai-workbench" / "bench-models"
 MAKE_CMD = "/work/venv-torch/bin/python tests/data_gen/make_transformer_models.py --bench"
 
 
-def median_latency(fn, runs: int, warmup: int) -> float:
+def timed(fn, clock) -> float:
+    t0 = clock()
+    fn()
+    return clock() - t0
+
+
+def interleaved(ours_fn, ort_fn, runs: int, warmup: int, cpu: bool):
+    """Median wall seconds of each engine (and of thread CPU time when `cpu`), alternating."""
     for _ in range(warmup):
-        fn()
-    times = []
+        ours_fn()
+        ort_fn()
+    walls, cpus = ([], []), ([], [])
     for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for i, fn in enumerate((ours_fn, ort_fn)):
+            walls[i].append(timed(fn, time.perf_counter))
+            if cpu:  # both engines run on this thread at 1 thread
+                cpus[i].append(timed(fn, time.thread_time))
+    med = statistics.median
+    return (med(walls[0]), med(walls[1]),
+            med(cpus[0]) / med(cpus[1]) if cpu else None)
 
 
 def reference_feeds(model_path: Path) -> dict:
@@ -54,7 +68,6 @@ def bench(model_path: Path, threads: int, runs: int, warmup: int) -> dict:
     feeds = reference_feeds(model_path)
     sess = tw.Session(model, tw.Config(threads=threads))
     ours_out = sess.run(feeds)
-    ours = median_latency(lambda: sess.run(feeds), runs, warmup)
     est = sess.estimate_memory_usage(feeds)
 
     opts = ort.SessionOptions()
@@ -62,7 +75,8 @@ def bench(model_path: Path, threads: int, runs: int, warmup: int) -> dict:
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
     ref = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
-    theirs = median_latency(lambda: ref.run(None, feeds), runs, warmup)
+    ours, theirs, cpu_ratio = interleaved(lambda: sess.run(feeds), lambda: ref.run(None, feeds),
+                                          runs, warmup, cpu=threads == 1)
     names = [o.name for o in ref.get_outputs()]
     ref_out = dict(zip(names, ref.run(None, feeds)))
     err = max(float(np.max(np.abs(ours_out[n] - ref_out[n]))) for n in names)
@@ -72,7 +86,8 @@ def bench(model_path: Path, threads: int, runs: int, warmup: int) -> dict:
     bound = int(est.get("in_order_bound_bytes", 0))
     return {"threads": threads, "batch": int(feeds["input_ids"].shape[0]),
             "seq": int(feeds["input_ids"].shape[1]), "ours_ms": ours * 1e3,
-            "ort_ms": theirs * 1e3, "ratio": ours / theirs, "max_abs_err": err,
+            "ort_ms": theirs * 1e3, "ratio": ours / theirs, "cpu_ratio": cpu_ratio,
+            "max_abs_err": err,
             "fused_attention": fused, "activation_peak_mib": peak / 2**20,
             "in_order_bound_mib": bound / 2**20,
             "peak_vs_bound": peak / bound if bound else float("nan")}
@@ -98,10 +113,11 @@ def main() -> int:
     print(f"model: {args.model.name} (6 layers, hidden 384, 12 heads), "
           f"batch {rows[0]['batch']}, seq {rows[0]['seq']}, "
           f"fused attention nodes: {rows[0]['fused_attention']}")
-    print(f"{'threads':>7} {'ours ms':>9} {'ort ms':>9} {'ratio':>6} {'max|err|':>9} "
+    print(f"{'threads':>7} {'ours ms':>9} {'ort ms':>9} {'ratio':>6} {'cpu':>6} {'max|err|':>9} "
           f"{'act peak MiB':>12} {'in-order MiB':>12} {'peak/bound':>10}")
     for r in rows:
-        print(f"{r['threads']:>7} {r['ours_ms']:>9.2f} {r['ort_ms']:>9.2f} {r['ratio']:>6.2f} "
+        cpu = f"{r['cpu_ratio']:>6.2f}" if r["cpu_ratio"] is not None else f"{'-':>6}"
+        print(f"{r['threads']:>7} {r['ours_ms']:>9.2f} {r['ort_ms']:>9.2f} {r['ratio']:>6.2f} {cpu} "
               f"{r['max_abs_err']:>9.2g} {r['activation_peak_mib']:>12.2f} "
               f"{r['in_order_bound_mib']:>12.2f} {r['peak_vs_bound']:>10.3f}")
     return 0
