@@ -1,5 +1,5 @@
-"""Conv → [Add|Sum] → Relu is fused into one Conv at import; results do not change at any
-SIMD level or thread count."""
+"""Conv → Relu is fused into one Conv at import, and the core's Conv applies a fused addend;
+results do not change at any SIMD level or thread count."""
 import json
 
 import numpy as np
@@ -140,25 +140,76 @@ def _residual(op: str, *, relu=True, z_after_conv=True, z_shape=None, bias=True)
     return m
 
 
-@pytest.mark.parametrize("op,relu,z_after_conv,bias", [
-    ("Add", True, True, True), ("Sum", True, False, True), ("Add", False, True, False),
-    ("Sum", False, False, True)])
+@pytest.mark.parametrize("op", ["Add", "Sum"])
+def test_residual_add_stays_a_separate_node(tmp_path, op):
+    # The importer does not fold residual adds into the Conv (measured slower: conv_fusion.py);
+    # the Relu after the Add does not follow a Conv, so it stays too.
+    proto = _residual(op)
+    model, nodes = _load(tmp_path, proto)
+    assert [n["op_type"] for n in nodes] == ["Conv", "Conv", op, "Relu"]
+    assert all(len(n["inputs"]) <= 3 for n in nodes)
+    out = tw.Session(model).run(_feeds())
+    assert_close(out["y"], ort_run(proto, _feeds())["y"], rtol=1e-4, atol=1e-5)
+
+
+def _hand_fused(tmp_path, bias: bool, relu: bool):
+    """x -> Conv(w[, b]) -> c; y = [Relu](c + r) for a runtime input r, as a converted model
+    whose Conv carries r as its 4th input (FORMAT.md), written by editing graph.json."""
+    rng = np.random.default_rng(9)
+    maps = 6
+    inits = [numpy_helper.from_array(rng.standard_normal((maps, IN_SHAPE[1], 3, 3)).astype(np.float32), "w"),
+             numpy_helper.from_array(rng.uniform(-2, 2, maps).astype(np.float32), "b")]
+    out_shape = [IN_SHAPE[0], maps] + IN_SHAPE[2:]
+    nodes = [helper.make_node("Conv", ["x", "w", "b"] if bias else ["x", "w"], ["c"], name="conv",
+                              pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["c", "r"], ["s" if relu else "y"], name="add")]
+    if relu:
+        nodes.append(helper.make_node("Relu", ["s"], ["y"], name="relu"))
+    graph = helper.make_graph(nodes, "hand_fused",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, IN_SHAPE),
+                               helper.make_tensor_value_info("r", TensorProto.FLOAT, out_shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)])
+    proto.ir_version = 8
+    model, _ = _load(tmp_path, proto)
+    doc = json.loads((model.model_dir / "graph.json").read_text())
+    conv = doc["nodes"][0]
+    assert conv["op_type"] == "Conv" and doc["nodes"][1]["op_type"] == "Add"
+    conv["inputs"] = (conv["inputs"] + [""])[:3] + ["r"]
+    conv["outputs"] = ["y"]
+    if relu:
+        conv["attrs"]["activation"] = {"type": "string", "value": "Relu"}
+    doc["nodes"] = [conv]
+    assert len(doc["layers"]) == 1  # the Add and Relu belong to the Conv's layer
+    doc["layers"][0]["nodes"], doc["layers"][0]["op_types"] = [0], ["Conv"]
+    doc["values"] = [v for v in doc["values"] if v["name"] not in ("c", "s")]
+    for v in doc["values"]:
+        if v["name"] == "r":
+            v["shape"] = None  # so a wrong Z reaches the kernel's own check
+    edited = tmp_path / "edited"
+    edited.mkdir()
+    (edited / "graph.json").write_text(json.dumps(doc))
+    (edited / "weights.bin").write_bytes((model.model_dir / "weights.bin").read_bytes())
+    feeds = dict(_feeds(), r=np.random.default_rng(4).standard_normal(out_shape).astype(np.float32))
+    return proto, tw.load_model(edited), feeds
+
+
+@pytest.mark.parametrize("bias,relu", [(True, True), (False, True), (True, False)])
 @pytest.mark.parametrize("level", [0, 1, 2, 3])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_fused_residual_matches_onnxruntime(tmp_path, op, relu, z_after_conv, bias, level, threads):
-    proto = _residual(op, relu=relu, z_after_conv=z_after_conv, bias=bias)
-    model, nodes = _load(tmp_path, proto)
-    assert [n["op_type"] for n in nodes] == ["Conv", "Conv"]
-    fused = next(n for n in nodes if len(n["inputs"]) == 4)
-    other = next(n for n in nodes if n is not fused)
-    # Either summand's Conv may absorb the Add; the other Conv's output is then Z.
-    assert fused["inputs"] in (["x", "w", "b" if bias else "", "r"], ["x", "ws", "", "c"])
-    assert other["outputs"] == [fused["inputs"][3]]
-    assert fused["outputs"] == ["y"]
-    assert ("activation" in fused["attrs"]) == relu
-    out = tw.Session(model, tw.Config(simd_level=level, threads=threads)).run(_feeds())
-    ref = ort_run(proto, _feeds())
-    assert_close(out["y"], ref["y"], rtol=1e-4, atol=1e-5, what=f"{op} level {level}")
+def test_conv_with_fused_addend_matches_onnxruntime(tmp_path, bias, relu, level, threads):
+    # The core's Conv adds a 4th input Z before the activation: Y = act(conv + B + Z).
+    proto, model, feeds = _hand_fused(tmp_path, bias, relu)
+    out = tw.Session(model, tw.Config(simd_level=level, threads=threads)).run(feeds)
+    assert_close(out["y"], ort_run(proto, feeds)["y"], rtol=1e-4, atol=1e-5,
+                 what=f"bias={bias} relu={relu} level {level}")
+
+
+def test_fused_addend_of_the_wrong_shape_is_an_error(tmp_path):
+    _, model, feeds = _hand_fused(tmp_path, True, True)
+    feeds["r"] = feeds["r"][:, :3]
+    with pytest.raises(tw.TinyAIError, match="fused addend"):
+        tw.Session(model).run(feeds)
 
 
 def test_broadcasting_add_is_not_fused(tmp_path):
