@@ -247,7 +247,9 @@ void Session::apply_pending_config() {
     config_ = pending_config_;  // applied at an inference boundary, never mid-kernel
     strategies_ = pending_strategies_;
     loader_->set_config(config_.loader);
-    if (!keep_arena(config_)) arena_.reset();
+    // Checkpointing exists to lower the activation peak: a re-plan must not inherit a larger
+    // arena (it is also freed before the run's peaks are reset).
+    if (!keep_arena(config_) || config_.scheduler.enable_checkpointing) arena_.reset();
   }
   if (config_.threads != pool_threads_) {  // also when estimate() applied the config
     pool_.reset();  // join the old workers first
