@@ -6,6 +6,9 @@ scheduler.max_activation_memory, its ratio to the in-order bound, the recompute 
 the latency ratio of that plan to the plain one (median of --repeat runs each, same process).
 
     python benchmarks/bench_memory.py [--models all|NAME ...] [--recompute] [--repeat N]
+
+NAME skip_net is the nested-skip-connection model of tests/test_checkpointing.py (built in a
+temporary directory), where recomputation has long-lived values to drop.
 """
 from __future__ import annotations
 
@@ -25,12 +28,24 @@ ALL = ["bvlc_alexnet", "densenet121", "inception_v1", "inception_v2", "resnet50"
        "squeezenet", "vgg19", "zfnet512"]
 
 
+def load(name: str) -> tw.Model:
+    if name != "skip_net":
+        return tw.load_model(LIGHT / f"light_{name}.onnx")
+    import sys
+    import tempfile
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from test_checkpointing import skip_net  # noqa: E402
+    from tiny_models import save  # noqa: E402
+    path = Path(tempfile.mkdtemp()) / "skip_net.onnx"
+    return tw.load_model(save(skip_net(), path))
+
+
 def mib(n: float) -> str:
     return f"{n / 2**20:9.2f}"
 
 
 def measure(name: str) -> dict:
-    model = tw.load_model(LIGHT / f"light_{name}.onnx")
+    model = load(name)
     feeds = synthetic_inputs(model)
     sess = tw.Session(model, tw.Config())
     est = sess.estimate_memory_usage(feeds)  # before any run of this session
@@ -55,7 +70,7 @@ def _latency(sess: tw.Session, feeds, repeat: int) -> float:
 def measure_recompute(name: str, repeat: int) -> dict:
     """The smallest feasible cap is the arena automatic recomputation reaches (tradeoff 0, no
     cap); the run under that cap is checked against it and timed against the plain plan."""
-    model = tw.load_model(LIGHT / f"light_{name}.onnx")
+    model = load(name)
     feeds = synthetic_inputs(model)
     plain = tw.Session(model, tw.Config())
     bound = plain.estimate_memory_usage(feeds)["in_order_bound_bytes"]
