@@ -261,3 +261,18 @@ def test_streaming_weights_with_recompute_reacquires_layers():
         assert s["recompute_count"] > 0
         assert s["weight_peak_bytes"] <= budget
         assert s["loader_misses"] > 0
+
+
+def test_optimize_memory_usage_turns_to_recompute_when_nothing_else_fits(skip_model, skip_feeds):
+    plain = tw.Session(skip_model).estimate_memory_usage(skip_feeds)
+    low = _floor(skip_model, skip_feeds)
+    assert low["total_peak_bytes"] < plain["minimum_total_bytes"]
+    report = tw.optimize_memory_usage(skip_model, low["total_peak_bytes"], skip_feeds)
+    assert report.settings["recompute"] and report.settings["recompute_steps"] > 0
+    assert report.estimate["total_peak_bytes"] <= low["total_peak_bytes"]
+    sess = tw.Session(skip_model, report.config)
+    np.testing.assert_array_equal(_only(sess.run(skip_feeds)), _only(tw.Session(skip_model).run(skip_feeds)))
+    assert sess.stats()["total_peak_bytes"] <= report.budget_bytes
+    with pytest.raises(tw.BudgetError) as info:
+        tw.optimize_memory_usage(skip_model, low["total_peak_bytes"] - 1, skip_feeds)
+    assert info.value.minimum_bytes == low["total_peak_bytes"]
