@@ -166,6 +166,15 @@ def test_infeasible_cap_raises_budget_error_with_the_lowest_reachable(skip_model
         sess.run(skip_feeds)
     assert info.value.minimum_bytes == floor
     assert "recompute_activations" in str(info.value)
+    # Tensor reuse off: no slot is shared over time, so recomputing frees nothing.
+    no_reuse = tw.Config(memory=tw.MemoryOptimizerConfig(enable_tensor_reuse=False))
+    arena = tw.Session(skip_model, no_reuse).estimate_memory_usage(skip_feeds)["activation_peak_bytes"]
+    cfg = _ckpt(recompute=True, cap=arena - 1)
+    cfg.memory.enable_tensor_reuse = False
+    with pytest.raises(tw.BudgetError) as info:
+        tw.Session(skip_model, cfg).run(skip_feeds)
+    assert info.value.minimum_bytes == arena
+    assert "enable_tensor_reuse" in str(info.value)
 
 
 def test_light_model_whose_peak_is_one_op_reports_it_as_the_minimum():

@@ -232,11 +232,19 @@ MemoryPlan lowest_plan(const Graph& g, const RunRecord& rec, const MemoryPlan& b
 
 MemoryPlan plan_with_recompute(const Graph& g, const RunRecord& rec, const MemoryPlan& base,
                                const RecomputeOptions& options) {
-  if (!options.enabled || !base.options.tensor_reuse) return base;
+  if (!options.enabled) return base;
+  const int64_t cap = options.max_activation;
+  if (!base.options.tensor_reuse) {  // one slot per tensor: nothing to free by recomputing
+    if (cap > 0 && base.arena_bytes > cap)
+      throw BudgetError("scheduler.max_activation_memory " + mib(cap) + " cannot be met with "
+                            "memory.enable_tensor_reuse off: the activation arena is then " +
+                            mib(base.arena_bytes) + "; turn tensor reuse on to plan below it",
+                        static_cast<size_t>(base.arena_bytes));
+    return base;
+  }
   Planner pl(g, rec, base, options);
   pl.add_forced_drops();
   MemoryPlan plan = pl.any() ? pl.layout() : base;
-  const int64_t cap = options.max_activation;
   if (options.automatic && (cap > 0 || options.minimize)) {
     int64_t target = cap;  // live bytes; 0 = as low as recomputation goes
     for (int round = 0; round < kMaxLayoutRounds; ++round) {
