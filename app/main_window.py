@@ -63,6 +63,9 @@ class MainWindow(QMainWindow):
         self.saved_settings: Preset = Preset("balanced")
         self.polls = 0
         self.plot_updates = 0
+        # Worst CPU time one poll spent on this thread: the GUI's own share of a stall, which
+        # unlike wall time does not grow when other processes take the CPU.
+        self.poll_cpu_max_s = 0.0
         self._t0 = time.perf_counter()
         self._first_estimate = True
         self.setWindowTitle("tinyai-workbench[*]")
@@ -319,6 +322,13 @@ class MainWindow(QMainWindow):
     # -- polling ----------------------------------------------------------------------------
 
     def poll(self) -> None:
+        c0 = time.thread_time()
+        try:
+            self._poll()
+        finally:
+            self.poll_cpu_max_s = max(self.poll_cpu_max_s, time.thread_time() - c0)
+
+    def _poll(self) -> None:
         self.polls += 1
         phase = self.polls % CYCLE
         snap = self.controller.snapshot(with_cache=self.polls % CACHE_STATS_EVERY == PHASE_CACHE)
