@@ -26,7 +26,9 @@ from .sweep import SweepPoint, loader_budget_for, weight_streaming_range
 from .engine_features import EngineFeatures, cpu_cache_hit_rate, loader_summary, status_name
 
 
-ENGINE_NICE = 10
+# How far below the GUI the engine thread runs (Linux nice). TINYAI_ENGINE_NICE overrides it,
+# for measuring: benchmarks/bench_gui.py compares settings in the same run.
+ENGINE_NICE = int(os.environ.get("TINYAI_ENGINE_NICE", "10"))
 
 
 def _error_text(e: BaseException) -> str:
