@@ -6,6 +6,8 @@
                    time in its worst poll, the part of a stall that is the workbench's doing
                    and not other processes holding the cores.
 * plot_fps         plot repaints per second (the poll timer asks for 30).
+* baseline         the same stall monitor on an empty event loop (no window, no engine) in
+                   a fresh process for as long: what the machine alone does to a GUI thread.
 * cold start       process start to window shown (target <= 3 s with the demo cached), with
                    the CPU seconds it took, which load from other processes does not inflate.
 
@@ -61,6 +63,26 @@ def run_once(name: str, seconds: float, shot: Path) -> dict:
     return parse(r.stdout)
 
 
+BASELINE = """
+import sys
+from PySide6.QtCore import QCoreApplication, QTimer
+from tinyai_workbench.app.stall_monitor import StallMonitor
+app = QCoreApplication([])
+m = StallMonitor()
+m.start()
+QTimer.singleShot(int(float(sys.argv[1]) * 1000), app.quit)
+app.exec()
+print(f"ui_max_stall_ms={m.max_stall_ms:.2f}")
+"""
+
+
+def baseline_stall_ms(seconds: float) -> float:
+    """Worst event-loop delay of an idle Qt event loop: the machine's share of every stall."""
+    r = subprocess.run([sys.executable, "-c", BASELINE, str(seconds)], capture_output=True, text=True,
+                       timeout=seconds + 120, check=True)
+    return parse(r.stdout)["ui_max_stall_ms"]
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", nargs="+", default=["demo", "resnet50"],
@@ -87,6 +109,7 @@ def main() -> int:
                          + [f"{med.get('runs', 0):.0f}"]))
         if args.repeat > 1:
             print(f"  worst stall over {args.repeat} runs: {max(r['ui_max_stall_ms'] for r in rows):.2f} ms")
+    print(f"baseline (idle event loop, {args.seconds:g} s): stall {baseline_stall_ms(args.seconds):.2f} ms")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"targets: stall < 50 ms (resnet50 running), window shown <= 3 s (demo cached); screenshots in {shots}")
     return 0
