@@ -89,7 +89,10 @@ class SweepView(QWidget):
         self.plot.getAxis("bottom").enableAutoSIPrefix(False)  # never "kMiB"
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setMenuEnabled(False)
-        self.legend = self.plot.addLegend(offset=(5, 5), labelTextSize="8pt")
+        # Top right: the corner a latency/memory trade-off leaves empty (small memory costs
+        # latency, so points crowd top left and bottom right).
+        self.legend = self.plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
+        self.plot.getViewBox().setDefaultPadding(0.08)  # room for the point labels at the edges
         self.scatter = pg.ScatterPlotItem(size=10, brush=pg.mkBrush(66, 135, 245, 200), pen=None,
                                           hoverable=True, name="feasible",
                                           tip=lambda x, y, data: self.describe(data))
