@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass, replace
-from typing import Dict, List, Optional
+from dataclasses import replace
+from typing import Dict, List, Optional, Tuple
 
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
@@ -22,16 +22,13 @@ import tinyai_workbench as tw
 from tinyai_workbench.presets import Preset
 
 from .qt_compat import guard_singleton_refcounts
+from .sweep import SweepPoint, loader_budget_for, weight_streaming_range
 from .engine_features import EngineFeatures, cpu_cache_hit_rate, loader_summary, status_name
 
 
-ENGINE_NICE = 10
-
-
-@dataclass
-class SweepPoint:
-    budget: Optional[int]
-    tradeoff: float
+# How far below the GUI the engine thread runs (Linux nice). TINYAI_ENGINE_NICE overrides it,
+# for measuring: benchmarks/bench_gui.py compares settings in the same run.
+ENGINE_NICE = int(os.environ.get("TINYAI_ENGINE_NICE", "10"))
 
 
 def _error_text(e: BaseException) -> str:
@@ -48,7 +45,7 @@ class EngineWorker(QObject):
     stateChanged = Signal(str)                  # "loading", "running", "continuous", "stepping", "sweeping", "idle"
     runFinished = Signal(dict)                  # {"latency_s", "stats", "run"}
     stepped = Signal(int, int)                  # layer just executed, next layer (-1: finished)
-    estimateReady = Signal(dict)                # {"estimate", "plan", "error"}
+    estimateReady = Signal(dict)                # {"estimate", "plan", "error", "weight_range"}
     failed = Signal(str, str)                   # title, message
     sweepProgress = Signal(int, int)
     sweepPoint = Signal(dict)
@@ -159,11 +156,14 @@ class EngineWorker(QObject):
     def refresh_estimate(self) -> None:
         if self.session is None:
             return
-        result = {"estimate": None, "plan": None, "error": None}
+        result = {"estimate": None, "plan": None, "error": None, "weight_range": None}
         try:
             self._apply_pending()
             self.busy.set()
             result["estimate"] = self.features.memory_estimate(self.feeds)
+            if self._applied is not None and not self._applied.config.loader.max_memory_usage:
+                # Only an all-resident estimate tells the weights from the streaming minimum.
+                result["weight_range"] = weight_streaming_range(result["estimate"])
             result["plan"] = self.features.execution_plan(self.feeds)
         except Exception as e:
             result["error"] = _error_text(e)
@@ -236,9 +236,33 @@ class EngineWorker(QObject):
         self.stepped.emit(layer, nxt)
         self.stateChanged.emit("stepping" if nxt >= 0 else "idle")
 
+    def _weight_range(self, base: Preset) -> Optional[Tuple[int, int]]:
+        """(all weight bytes, streaming minimum) for the loader dimension of a sweep. The
+        engine reports both only from an estimate with every weight resident, so that
+        estimate is made under `base` without loader or memory budget."""
+        cfg = base.config
+        resident = replace(cfg, loader=replace(cfg.loader, max_memory_usage=None),
+                           memory=replace(cfg.memory, max_memory_budget=None))
+        self._apply_settings(replace(base, config=resident))
+        self.busy.set()
+        try:
+            return weight_streaming_range(self.features.memory_estimate(self.feeds))
+        finally:
+            self.busy.clear()
+
+    def _point_settings(self, base: Preset, p: SweepPoint, weights: Optional[Tuple[int, int]]) -> Preset:
+        cfg = base.config
+        loader = cfg.loader
+        if p.loader_level is not None:
+            loader = replace(loader, max_memory_usage=loader_budget_for(p.loader_level, *weights))
+        cfg = replace(cfg, loader=loader,
+                      memory=replace(cfg.memory, max_memory_budget=p.budget, memory_speed_tradeoff=p.tradeoff),
+                      scheduler=replace(cfg.scheduler, memory_speed_tradeoff=p.tradeoff))
+        return replace(base, config=cfg)
+
     @Slot(list)
     def sweep(self, points: List[SweepPoint]) -> None:
-        """Run once per (budget, tradeoff) point; report latency and measured peak."""
+        """Run once per (budget, tradeoff, loader budget) point; report latency and measured peak."""
         if self.session is None:
             return
         self._sweep_cancel.clear()
@@ -249,19 +273,38 @@ class EngineWorker(QObject):
         except Exception as e:
             self.failed.emit("Invalid settings", _error_text(e))
         base = self._applied or Preset()
+        weights = None
+        if any(p.loader_level is not None for p in points):
+            try:
+                weights = self._weight_range(base)
+                if weights is None:
+                    raise RuntimeError("the engine does not report the streaming minimum")
+            except Exception as e:  # sweep the other dimensions only
+                self.failed.emit("Cannot sweep the loader weight budget", _error_text(e))
+                points = [replace(p, loader_level=None) for p in points]
+        # Resolve every point to its settings first: levels a small model's weights cannot tell
+        # apart (budgets round to the same value) are run once.
+        planned, seen = [], set()
+        for p in points:
+            settings = self._point_settings(base, p, weights)
+            m = settings.config.memory
+            key = (m.max_memory_budget, p.tradeoff, settings.config.loader.max_memory_usage)
+            if key not in seen:
+                seen.add(key)
+                planned.append((p, settings))
         results, cancelled = [], False
-        for i, p in enumerate(points):
+        for i, (p, settings) in enumerate(planned):
             if self._sweep_cancel.is_set():
                 cancelled = True
                 break
-            self.sweepProgress.emit(i, len(points))
-            cfg = replace(base.config,
-                          memory=replace(base.config.memory, max_memory_budget=p.budget, memory_speed_tradeoff=p.tradeoff),
-                          scheduler=replace(base.config.scheduler, memory_speed_tradeoff=p.tradeoff))
+            self.sweepProgress.emit(i, len(planned))
+            loader_budget = settings.config.loader.max_memory_usage
             row = {"budget": p.budget, "tradeoff": p.tradeoff, "latency_s": None, "peak_bytes": None,
-                   "error": None, "settings": replace(base, config=cfg)}
+                   "loader_budget": loader_budget,
+                   "loader_fraction": loader_budget / weights[0] if p.loader_level is not None else None,
+                   "error": None, "settings": settings}
             try:
-                self._apply_settings(row["settings"])
+                self._apply_settings(settings)
                 self.run_threads.add(threading.get_ident())
                 self.busy.set()
                 t0 = time.perf_counter()
@@ -278,8 +321,11 @@ class EngineWorker(QObject):
                 row["error"] = _error_text(e)
             results.append(row)
             self.sweepPoint.emit(row)
-        self._apply_settings(base)  # the sweep never changes the user's settings
-        self.sweepProgress.emit(len(results), len(points))
+        try:
+            self._apply_settings(base)  # the sweep never changes the user's settings
+        except Exception as e:
+            self.failed.emit("Could not restore the settings after the sweep", _error_text(e))
+        self.sweepProgress.emit(len(results), len(planned))
         self.sweepFinished.emit(results, cancelled)
         self.stateChanged.emit("idle")
 

@@ -29,7 +29,7 @@ from .engine_controller import EngineController
 from .engine_features import simd_capabilities
 from .qt_compat import guard_singleton_refcounts
 from .recorder import StatsRecorder
-from .sweep import sweep_points
+from .sweep import loader_levels, sweep_points
 
 POLL_HZ = 30
 # The slower work runs at 5 Hz on different polls of a 6-poll cycle, so no frame does it all.
@@ -55,12 +55,17 @@ class MainWindow(QMainWindow):
         self.controller = controller or EngineController(self)
         self.presets = preset_store or PresetStore()
         self.qsettings = QSettings(settings_file(), QSettings.IniFormat)
-        self.show_error = show_error or (lambda title, msg: QMessageBox.critical(self, title, msg))
+        # "is None": a recorder that is an empty list is falsy but must still be used
+        self.show_error = show_error if show_error is not None else (
+            lambda title, msg: QMessageBox.critical(self, title, msg))
         self.recorder = StatsRecorder()
         self.model_path: Optional[str] = None
         self.saved_settings: Preset = Preset("balanced")
         self.polls = 0
         self.plot_updates = 0
+        # Worst CPU time one poll spent on this thread: the GUI's own share of a stall, which
+        # unlike wall time does not grow when other processes take the CPU.
+        self.poll_cpu_max_s = 0.0
         self._t0 = time.perf_counter()
         self._first_estimate = True
         self.setWindowTitle("tinyai-workbench[*]")
@@ -308,6 +313,8 @@ class MainWindow(QMainWindow):
         cfg = self.config_panel.settings().config
         self.estimate_view.show_estimate(result, cfg.memory.max_memory_budget, cfg.scheduler.max_activation_memory)
         est = result.get("estimate")
+        if result.get("weight_range"):
+            self.sweep_view.set_weight_range(result["weight_range"])
         if est and self._first_estimate:
             self._first_estimate = False
             self.sweep_view.suggest_range(est.get("minimum_total_bytes"), est.get("total_peak_bytes"))
@@ -315,6 +322,13 @@ class MainWindow(QMainWindow):
     # -- polling ----------------------------------------------------------------------------
 
     def poll(self) -> None:
+        c0 = time.thread_time()
+        try:
+            self._poll()
+        finally:
+            self.poll_cpu_max_s = max(self.poll_cpu_max_s, time.thread_time() - c0)
+
+    def _poll(self) -> None:
         self.polls += 1
         phase = self.polls % CYCLE
         snap = self.controller.snapshot(with_cache=self.polls % CACHE_STATS_EVERY == PHASE_CACHE)
@@ -485,10 +499,15 @@ class MainWindow(QMainWindow):
         if path:
             self.export_csv(path)
 
-    def start_sweep(self, low: int, high: int, steps: int, with_tradeoff: bool) -> None:
+    def start_sweep(self, low: int, high: int, steps: int, with_tradeoff: bool, loader_steps: int = 0) -> None:
+        """Sweep `steps` memory budgets from low to high (steps 0: keep the current budget),
+        the tradeoff too if asked, and `loader_steps` loader weight budgets (0: keep it)."""
+        memory = self.config_panel.settings().config.memory
         try:
-            points = sweep_points(low, high, steps, TRADEOFF_SWEEP if with_tradeoff else
-                                  (self.config_panel.settings().config.memory.memory_speed_tradeoff,))
+            points = sweep_points(low, high, steps,
+                                  TRADEOFF_SWEEP if with_tradeoff else (memory.memory_speed_tradeoff,),
+                                  loader=loader_levels(loader_steps) if loader_steps else (None,),
+                                  budgets=None if steps else [memory.max_memory_budget])
         except ValueError as e:
             self.show_error("Cannot start the sweep", str(e))
             return

@@ -29,3 +29,10 @@ def test_headless_run_prints_stall_and_fps_last(tmp_path, tiny_model_path):
     assert last[0].startswith("ui_max_stall_ms=") and last[1].startswith("plot_fps=")
     assert float(last[0].split("=")[1]) >= 0 and float(last[1].split("=")[1]) > 0
     assert shot.stat().st_size > 10000
+    startup = dict(tok.split("=") for tok in r.stdout.strip().splitlines()[-3].split())
+    assert set(startup) == {"startup_window_shown_s", "startup_window_shown_cpu_s", "startup_model_loaded_s",
+                            "ui_max_poll_cpu_ms"}
+    shown, shown_cpu, loaded = (float(startup[k]) for k in ("startup_window_shown_s", "startup_window_shown_cpu_s",
+                                                            "startup_model_loaded_s"))
+    assert shown > 0 and loaded > 0 and shown_cpu > 0
+    assert 0 < float(startup["ui_max_poll_cpu_ms"]) < 1000 * 1.5  # some polls ran, within the 1.5 s

@@ -27,13 +27,11 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
 import os
 import sys
 import traceback
 import warnings
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +40,10 @@ import torch
 from torch import nn
 
 warnings.filterwarnings("ignore")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # export_common, run as a script
+import export_common  # noqa: E402
+from export_common import ort_check, save, save_npz, strip_nondeterministic  # noqa: E402
 
 import transformers  # noqa: E402
 from transformers import (  # noqa: E402
@@ -184,58 +186,17 @@ def randomise(model: nn.Module, gen: torch.Generator) -> None:
 # --------------------------------------------------------------------------
 
 
-def strip_nondeterministic(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Drop doc strings / per-node metadata (stack traces with local paths)."""
-
-    def clean_graph(g: onnx.GraphProto) -> None:
-        g.doc_string = ""
-        for node in g.node:
-            node.doc_string = ""
-            del node.metadata_props[:]
-            for attr in node.attribute:
-                if attr.HasField("g"):
-                    clean_graph(attr.g)
-                for sub in attr.graphs:
-                    clean_graph(sub)
-        for vi in list(g.input) + list(g.output) + list(g.value_info):
-            vi.doc_string = ""
-            del vi.metadata_props[:]
-        for init in g.initializer:
-            init.doc_string = ""
-            del init.metadata_props[:]
-        del g.metadata_props[:]
-
-    model.doc_string = ""
-    clean_graph(model.graph)
-    for fn in model.functions:
-        fn.doc_string = ""
-        for node in fn.node:
-            node.doc_string = ""
-            del node.metadata_props[:]
-    return model
-
-
 def export_torchscript(wrapper: nn.Module, example: torch.Tensor, out_names: list[str],
                        dynamic_batch: bool, keep_bn: bool) -> onnx.ModelProto:
-    buf = io.BytesIO()
     dynamic_axes = None
     if dynamic_batch:
         dynamic_axes = {"pixel_values": {0: "batch"}}
         dynamic_axes.update({n: {0: "batch"} for n in out_names})
-    torch.onnx.export(
-        wrapper,
-        (example,),
-        buf,
-        dynamo=False,
-        opset_version=TS_OPSET,
-        input_names=["pixel_values"],
-        output_names=out_names,
-        dynamic_axes=dynamic_axes,
-        # Constant folding fuses eval-mode BatchNorm into Conv; without it the graph
-        # keeps BatchNormalization nodes (with the random running stats) and Identity nodes.
-        do_constant_folding=not keep_bn,
-    )
-    return onnx.load_from_string(buf.getvalue())
+    # Constant folding fuses eval-mode BatchNorm into Conv; without it the graph
+    # keeps BatchNormalization nodes (with the random running stats) and Identity nodes.
+    return export_common.export_torchscript(
+        wrapper, (example,), opset_version=TS_OPSET, input_names=["pixel_values"],
+        output_names=out_names, dynamic_axes=dynamic_axes, do_constant_folding=not keep_bn)
 
 
 def export_dynamo(wrapper: nn.Module, example: torch.Tensor, out_names: list[str],
@@ -243,50 +204,9 @@ def export_dynamo(wrapper: nn.Module, example: torch.Tensor, out_names: list[str
     dynamic_shapes = None
     if dynamic_batch:
         dynamic_shapes = {"pixel_values": {0: torch.export.Dim("batch", min=1, max=64)}}
-    prog = torch.onnx.export(
-        wrapper,
-        (example,),
-        dynamo=True,
-        opset_version=DYNAMO_OPSET,
-        input_names=["pixel_values"],
-        output_names=out_names,
-        dynamic_shapes=dynamic_shapes,
-        optimize=True,
-        verbose=False,
-        report=False,
-    )
-    return prog.model_proto
-
-
-def save(model: onnx.ModelProto, path: Path, external: bool) -> list[Path]:
-    for p in (path, path.with_name(path.name + ".data")):
-        if p.exists():
-            p.unlink()
-    if external:
-        location = path.name + ".data"
-        onnx.save_model(
-            model,
-            str(path),
-            save_as_external_data=True,
-            all_tensors_to_one_file=True,
-            location=location,
-            size_threshold=1024,
-            convert_attribute=False,
-        )
-        return [path, path.with_name(location)]
-    onnx.save_model(model, str(path))
-    return [path]
-
-
-def ort_check(path: Path, inp: np.ndarray, refs: list[np.ndarray]) -> str:
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        return "onnxruntime not installed: not checked"
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    outs = sess.run(None, {sess.get_inputs()[0].name: inp})
-    err = max(float(np.max(np.abs(o - r))) for o, r in zip(outs, refs))
-    return f"ort max|diff| vs torch = {err:.3g}"
+    return export_common.export_dynamo(
+        wrapper, (example,), opset_version=DYNAMO_OPSET, input_names=["pixel_values"],
+        output_names=out_names, dynamic_shapes=dynamic_shapes)
 
 
 # name, arch, exporter, dynamic batch, external data, keep BatchNormalization nodes
@@ -299,17 +219,6 @@ VARIANTS = [
     ("convnext_ts17", "convnext", "torchscript", False, False, False),
     ("convnext_dynamo18", "convnext", "dynamo", True, True, False),
 ]
-
-
-def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Like np.savez, but with fixed zip timestamps so the bytes are reproducible."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
-        for key, arr in arrays.items():
-            info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.external_attr = 0o644 << 16
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
-            zf.writestr(info, buf.getvalue())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -358,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
                 traceback.print_exc(limit=3)
                 skipped.append({"name": name, "reason": reason})
                 continue
-            proto = strip_nondeterministic(proto)
+            proto = strip_nondeterministic(proto, model_metadata=False)
             onnx.checker.check_model(proto)
             graph_outs = [o.name for o in proto.graph.output]
             assert graph_outs == out_names, (graph_outs, out_names)

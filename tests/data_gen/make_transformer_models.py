@@ -30,12 +30,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
 import sys
 import traceback
 import warnings
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +42,10 @@ import torch
 from torch import nn
 
 warnings.filterwarnings("ignore")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # export_common, run as a script
+import export_common  # noqa: E402
+from export_common import ort_check, save, save_npz, strip_nondeterministic  # noqa: E402
 
 import transformers  # noqa: E402
 from transformers import (  # noqa: E402
@@ -181,38 +183,6 @@ def make_inputs(arch: str, rng: np.random.RandomState, n: int) -> dict[str, np.n
 # --------------------------------------------------------------------------
 
 
-def strip_nondeterministic(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Drop doc strings / per-node metadata (stack traces with local paths)."""
-
-    def clean_graph(g: onnx.GraphProto) -> None:
-        g.doc_string = ""
-        for node in g.node:
-            node.doc_string = ""
-            del node.metadata_props[:]
-            for attr in node.attribute:
-                if attr.HasField("g"):
-                    clean_graph(attr.g)
-                for sub in attr.graphs:
-                    clean_graph(sub)
-        for vi in list(g.input) + list(g.output) + list(g.value_info):
-            vi.doc_string = ""
-            del vi.metadata_props[:]
-        for init in g.initializer:
-            init.doc_string = ""
-            del init.metadata_props[:]
-        del g.metadata_props[:]
-
-    model.doc_string = ""
-    del model.metadata_props[:]
-    clean_graph(model.graph)
-    for fn in model.functions:
-        fn.doc_string = ""
-        for node in fn.node:
-            node.doc_string = ""
-            del node.metadata_props[:]
-    return model
-
-
 def symbolic_axes(arch: str) -> dict[str, dict[int, str]]:
     if arch == "vit":
         return {"pixel_values": {0: "batch"}, "last_hidden_state": {0: "batch"},
@@ -225,59 +195,18 @@ def symbolic_axes(arch: str) -> dict[str, dict[int, str]]:
 
 
 def export_torchscript(wrapper, example, arch) -> onnx.ModelProto:
-    buf = io.BytesIO()
-    torch.onnx.export(wrapper, tuple(example.values()), buf, dynamo=False,
-                      opset_version=TS_OPSET, input_names=wrapper.input_names,
-                      output_names=wrapper.output_names, dynamic_axes=symbolic_axes(arch),
-                      do_constant_folding=True)
-    return onnx.load_from_string(buf.getvalue())
+    return export_common.export_torchscript(
+        wrapper, tuple(example.values()), opset_version=TS_OPSET, input_names=wrapper.input_names,
+        output_names=wrapper.output_names, dynamic_axes=symbolic_axes(arch), do_constant_folding=True)
 
 
 def export_dynamo(wrapper, example, arch) -> onnx.ModelProto:
     dyn = torch.export.Dim.DYNAMIC
     shapes = {name: {axis: dyn for axis in axes}
               for name, axes in symbolic_axes(arch).items() if name in wrapper.input_names}
-    prog = torch.onnx.export(wrapper, tuple(example.values()), dynamo=True,
-                             opset_version=DYNAMO_OPSET, input_names=wrapper.input_names,
-                             output_names=wrapper.output_names, dynamic_shapes=shapes,
-                             optimize=True, verbose=False, report=False)
-    return prog.model_proto
-
-
-def save(model: onnx.ModelProto, path: Path, external: bool) -> list[Path]:
-    for p in (path, path.with_name(path.name + ".data")):
-        if p.exists():
-            p.unlink()
-    if external:
-        location = path.name + ".data"
-        onnx.save_model(model, str(path), save_as_external_data=True,
-                        all_tensors_to_one_file=True, location=location,
-                        size_threshold=1024, convert_attribute=False)
-        return [path, path.with_name(location)]
-    onnx.save_model(model, str(path))
-    return [path]
-
-
-def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Like np.savez, but with fixed zip timestamps so the bytes are reproducible."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
-        for key, arr in arrays.items():
-            info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.external_attr = 0o644 << 16
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
-            zf.writestr(info, buf.getvalue())
-
-
-def ort_check(path: Path, feeds: dict[str, np.ndarray], refs: list[np.ndarray]) -> str:
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        return "onnxruntime not installed: not checked"
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    outs = sess.run(None, feeds)
-    err = max(float(np.max(np.abs(o - r))) for o, r in zip(outs, refs))
-    return f"ort max|diff| vs torch = {err:.3g}"
+    return export_common.export_dynamo(
+        wrapper, tuple(example.values()), opset_version=DYNAMO_OPSET, input_names=wrapper.input_names,
+        output_names=wrapper.output_names, dynamic_shapes=shapes)
 
 
 def run_torch(wrapper, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:

@@ -8,6 +8,10 @@
 //   level 3  Widest    AVX-512F when present, else AVX2 + FMA, else Baseline; plus software
 //                      prefetch and fused epilogues (bias / activation in the GEMM store)
 //
+// On AArch64 levels 1-3 all resolve to Baseline, which is NEON there: the per-family
+// dispatch points (gemm.cpp kernel_for, activation_kernels) then pick the *_neon.cpp
+// kernels, built only on arm64 (TINYAI_NEON_KERNELS=1 from CMakeLists.txt).
+//
 // A family switched off runs the Scalar reference whatever the level.
 #pragma once
 #include "tinyai/config.h"

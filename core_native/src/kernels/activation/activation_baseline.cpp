@@ -13,6 +13,9 @@ const ActivationKernels& activation_kernels(Isa isa) {
   if (isa == Isa::Avx512) return kActivationAvx512f;
   if (isa == Isa::Avx2) return kActivationAvx2Fma;
 #endif
+#if TINYAI_NEON_KERNELS
+  if (isa != Isa::Scalar) return kActivationNeon;
+#endif
   (void)isa;
   return kActivationBaseline;
 }

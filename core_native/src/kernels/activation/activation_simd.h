@@ -47,5 +47,7 @@ extern const ActivationKernels kActivationBaseline;
 // Built on x86-64 only, with their own target flags (TINYAI_X86_KERNELS).
 extern const ActivationKernels kActivationAvx2Fma;
 extern const ActivationKernels kActivationAvx512f;
+// Built on AArch64 only (TINYAI_NEON_KERNELS): every vector level there.
+extern const ActivationKernels kActivationNeon;
 
 }  // namespace tinyai

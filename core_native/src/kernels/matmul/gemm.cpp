@@ -30,6 +30,9 @@ const GemmKernel& kernel_for(Isa isa) {
   if (isa == Isa::Avx512) return gemm_detail::kGemmAvx512f;
   if (isa == Isa::Avx2) return gemm_detail::kGemmAvx2Fma;
 #endif
+#if TINYAI_NEON_KERNELS
+  if (isa != Isa::Scalar) return gemm_detail::kGemmNeon;  // NEON serves every vector level
+#endif
   if (isa == Isa::Scalar) return gemm_detail::gemm_kernel_scalar();
   return gemm_detail::gemm_kernel_baseline();
 }

@@ -57,6 +57,8 @@ const GemmKernel& gemm_kernel_baseline();
 // Defined by gemm_avx2.cpp / gemm_avx512.cpp, which are built on x86-64 only (TINYAI_X86_KERNELS).
 extern const GemmKernel kGemmAvx2Fma;
 extern const GemmKernel kGemmAvx512f;
+// Defined by gemm_neon.cpp, built on AArch64 only (TINYAI_NEON_KERNELS).
+extern const GemmKernel kGemmNeon;
 
 constexpr size_t kWorkspaceAlign = 64;
 
