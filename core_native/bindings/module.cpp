@@ -265,9 +265,18 @@ PYBIND11_MODULE(_core, m) {
            })
       .def("stats",
            [](const Session& s) {
-             py::dict d = stats_dict(s.stats());
+             // Gather without the GIL: the engine thread may hold the session/loader locks
+             // for a moment, and the GUI thread polling here must not block Python meanwhile.
+             SessionStats session_stats;
+             LoaderStats loader_stats;
+             {
+               py::gil_scoped_release release;
+               session_stats = s.stats();
+               loader_stats = s.loader().stats();
+             }
+             py::dict d = stats_dict(session_stats);
              // Loader counters under the names the workbench polls (plus per-layer lists).
-             py::dict ld = loader_stats_dict(s.loader().stats());
+             py::dict ld = loader_stats_dict(loader_stats);
              for (auto item : ld) d[py::str("loader_" + py::cast<std::string>(item.first))] = item.second;
              d["loader_hits"] = ld["hits"];
              d["loader_misses"] = ld["misses"];
