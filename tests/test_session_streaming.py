@@ -225,7 +225,6 @@ def test_corrupted_piece_of_a_streamed_weight_is_detected(tmp_path):
         sess.run(feeds)
 
 
-@pytest.mark.slow
 def test_vgg19_streams_at_128_mib_and_matches_the_resident_run():
     model = tw.load_model(ONNX_TEST_DATA / "light" / "light_vgg19.onnx")
     feeds = synthetic_inputs(model)
