@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <sys/mman.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -455,6 +456,19 @@ struct ProgressiveLoader::Impl {
 
   // ---- the I/O thread -------------------------------------------------------------------
 
+  // Every blob is fresh memory (freed blobs go back to the OS, see free_blobs), so copying into
+  // it page-faults once per 4 KiB page: a third of the I/O thread's time in a profile. Asking
+  // for transparent huge pages (where THP is in "madvise" mode) faults once per 2 MiB instead.
+  static void prefer_huge_pages(void* data, size_t nbytes) {
+#ifdef MADV_HUGEPAGE
+    constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+    if (nbytes < 2 * kHuge) return;
+    const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + kHuge - 1) / kHuge * kHuge;
+    const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + nbytes) / kHuge * kHuge;
+    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+#endif
+  }
+
   // Frees evicted blobs and hands their pages back to the OS. glibc raises its mmap threshold
   // after a large free (up to 32 MiB), so later blobs of a streamed layer come from a malloc
   // heap whose freed middle is never returned: the process kept ~180 MB above the weight
@@ -501,6 +515,7 @@ struct ProgressiveLoader::Impl {
     const auto t0 = Clock::now();
     try {
       auto buf = std::make_shared<Buffer>(tracker, MemCategory::Weight, job.nbytes);
+      prefer_huge_pages(buf->data(), job.nbytes);
       uint32_t want = job.whole_blob ? job.blob_crc : job.crc;
       if (!job.derive_pieces.empty()) {
         r.piece_crcs = derive_piece_crcs(job, *buf, r);
