@@ -268,6 +268,16 @@ def child_main(kind: str, model_name: str, budget: int) -> None:
     import onnxruntime as ort  # imported up front in both cases, so both pay its libraries
 
     def peak_rss() -> int:
+        # VmHWM: this process image's own peak. ru_maxrss would not do: Linux carries the
+        # parent's RSS at fork into the child's ru_maxrss across exec, so a parent that had
+        # streamed a large synthetic file reported its own size here.
+        try:
+            with open("/proc/self/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            pass
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
     if kind == "ours":
