@@ -177,8 +177,9 @@ def test_loader_sweep_from_the_panel_spans_weights_down_to_the_streaming_minimum
     assert all(r["error"] is None for r in rows), [r["error"] for r in rows]
     budgets = [r["loader_budget"] for r in rows]
     assert budgets == sorted(budgets, reverse=True) and len(set(budgets)) == len(rows) >= 3
-    # from all weights to the engine's minimum: one 0.25 MiB layer at a time here
-    assert budgets[0] >= 4 * layer_bytes and budgets[-1] == round_up_to_spin(layer_bytes)
+    # from all weights down to the engine's minimum: at most one 0.25 MiB layer at a time
+    # (the engine may stream a MatMul weight in row blocks, which is smaller still)
+    assert budgets[0] >= 4 * layer_bytes and budgets[-1] <= round_up_to_spin(layer_bytes)
     assert rows[0]["loader_fraction"] >= 1.0 and rows[-1]["loader_fraction"] < 0.5
     # streaming lowers the measured peak: the plot is not flat
     assert rows[-1]["peak_bytes"] < rows[0]["peak_bytes"] - 2 * layer_bytes
