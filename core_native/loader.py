@@ -230,9 +230,13 @@ class ProgressiveLoader:
     def release(self, layer: LayerRef) -> None:
         self.native.release(self.index(layer))
 
-    def set_layer_pieces(self, layer: LayerRef, split_offsets: Sequence[int]) -> None:
-        """Split a layer into separately cached pieces at byte offsets within its blob."""
-        self.native.set_layer_pieces(self.index(layer), [int(o) for o in split_offsets])
+    def set_layer_pieces(self, layer: LayerRef, split_offsets: Sequence[int],
+                         sequence: Optional[Sequence[int]] = None) -> None:
+        """Split a layer into separately cached pieces at byte offsets within its blob.
+        `sequence`: the order one use of the layer acquires its pieces in (default ascending);
+        prefetch follows it."""
+        self.native.set_layer_pieces(self.index(layer), [int(o) for o in split_offsets],
+                                     [int(p) for p in (sequence or [])])
 
     def num_pieces(self, layer: LayerRef) -> int:
         return self.native.num_pieces(self.index(layer))

@@ -564,3 +564,55 @@ def test_stats_keys_and_seed_names(uniform):
     assert [p.name for p in LayerPriority] == ["LOW", "MEDIUM", "HIGH", "CRITICAL"]
     assert [p.name for p in LayerStatus] == ["UNLOADED", "LOADING", "LOADED", "ERROR"]
     assert list(itertools.islice(_core.LayerStatus.__members__, 4)) == [p.name for p in LayerStatus]
+
+
+# ---- CRC-32 ------------------------------------------------------------------------------
+
+
+def test_crc32_matches_zlib_at_any_length_alignment_and_seed():
+    import zlib
+
+    rng = np.random.default_rng(5)
+    buf = rng.integers(0, 256, 1 << 20, dtype=np.uint8)
+    lengths = list(range(0, 300)) + [int(n) for n in rng.integers(300, 1 << 19, 60)]
+    for n in lengths:
+        off = int(rng.integers(0, 64))
+        seed = int(rng.integers(0, 1 << 32))
+        chunk = buf[off:off + n]
+        assert _core.crc32_update(chunk, seed) == zlib.crc32(chunk.tobytes(), seed), (off, n)
+    assert _core.crc32_update(buf) == zlib.crc32(buf.tobytes())
+    assert _core.crc32(buf.tobytes()) == zlib.crc32(buf.tobytes())  # the existing binding
+    with pytest.raises(ValueError):
+        _core.crc32_update(buf.reshape(1024, 1024)[:, :512])  # not contiguous
+
+
+def test_crc32_uses_pclmul_where_the_cpu_has_it():
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read().split()
+    except OSError:
+        pytest.skip("no /proc/cpuinfo")
+    expected = "pclmul" if "pclmulqdq" in flags else "table"
+    assert _core.crc32_kernel() == expected
+
+
+def test_piece_sequence_drives_prefetch(tmp_path):
+    """A layer acquired last piece first (as the executor takes a bias stored after the
+    weight): with the sequence given, the prefetcher reads the next piece in that order."""
+    path = tmp_path / "weights.bin"
+    blobs = make_weights(path, [256 * KiB, 64 * KiB])
+    with ProgressiveLoader(path, config(budget=1024 * KiB, prefetch=True, window=1)) as ld:
+        with pytest.raises(ValueError):
+            ld.set_layer_pieces(0, [192 * KiB], sequence=[0, 0])
+        ld.set_layer_pieces(0, [192 * KiB], sequence=[1, 0])
+        ld.set_execution_order([0, 1])
+        assert ld.acquire_piece(0, 1, 0, copy=True).tobytes() == blobs[0][192 * KiB:]
+        deadline = time.monotonic() + 30
+        while ld.stats()["layer_resident_bytes"][0] < 256 * KiB:
+            assert time.monotonic() < deadline, "piece 0 was not prefetched next"
+            time.sleep(0.01)
+        assert ld.stats()["layer_resident_bytes"][1] == 0  # layer 1 comes after piece 0
+        ld.release_piece(0, 1)
+        assert ld.acquire_piece(0, 0, 0, copy=True).tobytes() == blobs[0][:192 * KiB]
+        ld.release_piece(0, 0)
+        assert ld.stats()["hits"] == 1

@@ -123,7 +123,7 @@ void bind_loader(py::module_& m) {
       .def("release_piece", &ProgressiveLoader::release_piece, py::arg("layer"),
            py::arg("piece"))
       .def("set_layer_pieces", &ProgressiveLoader::set_layer_pieces, py::arg("layer"),
-           py::arg("split_offsets"))
+           py::arg("split_offsets"), py::arg("sequence") = std::vector<size_t>{})
       .def("num_pieces", &ProgressiveLoader::num_pieces, py::arg("layer"))
       .def("piece_range", &ProgressiveLoader::piece_range, py::arg("layer"), py::arg("piece"))
       .def("load_layer", &ProgressiveLoader::load_layer, py::arg("layer"),
@@ -150,5 +150,22 @@ void bind_loader(py::module_& m) {
         py::arg("path"), py::arg("direct") = true, py::arg("block_bytes") = 8 << 20,
         py::arg("max_bytes") = 0);
   m.def("drop_page_cache", &drop_page_cache, py::arg("path"));
+  // Any contiguous bytes-like object (a numpy slice gives any alignment), continuing `value`
+  // as zlib.crc32(data, value) does.
+  m.def("crc32_update",
+        [](py::buffer data, uint32_t value) {
+          const py::buffer_info info = data.request();
+          py::ssize_t step = info.itemsize;  // C-contiguous: strides are the running products
+          for (py::ssize_t d = info.ndim; d-- > 0;) {
+            if (info.shape[d] > 1 && info.strides[d] != step)
+              throw py::value_error("crc32_update needs a contiguous buffer");
+            step *= info.shape[d];
+          }
+          const size_t n = static_cast<size_t>(info.size * info.itemsize);
+          py::gil_scoped_release release;
+          return crc32_update(value, info.ptr, n);
+        },
+        py::arg("data"), py::arg("value") = 0);
+  m.def("crc32_kernel", [] { return std::string(crc32_kernel_name()); });
   m.def("page_cache_bytes", &page_cache_bytes, py::arg("path"));
 }

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tinyai/config.h"
@@ -17,6 +18,21 @@ namespace tinyai {
 
 class ThreadPool;
 
+// A constant input too large for the weight budget, handed out in pieces of whole rows of its
+// first dimension (a Gemm/MatMul weight). The kernel acquires piece j, computes with it and
+// releases it before the next; the loader prefetches piece j+1 meanwhile. The input's Tensor
+// has the full shape but no data.
+class StreamedInput {
+ public:
+  virtual ~StreamedInput() = default;
+  virtual size_t num_pieces() const = 0;
+  // Rows [first, second) of the full tensor that piece j holds.
+  virtual std::pair<int64_t, int64_t> piece_rows(size_t j) const = 0;
+  // Blocks until piece j is resident; the pointer stays valid until release(j).
+  virtual const void* acquire(size_t j) = 0;
+  virtual void release(size_t j) = 0;
+};
+
 class KernelContext {
  public:
   virtual ~KernelContext() = default;
@@ -24,6 +40,9 @@ class KernelContext {
   size_t num_inputs() const { return inputs_.size(); }
   // nullptr when the optional input is omitted (or index past the end).
   const Tensor* input(size_t i) const { return i < inputs_.size() ? inputs_[i] : nullptr; }
+  // Non-null when input i is streamed in pieces (its Tensor then has no data). Only kernels
+  // that support it (Gemm and MatMul weights) are ever given one.
+  virtual StreamedInput* streamed_input(size_t i) const { return nullptr; }
   size_t num_outputs() const { return num_outputs_; }
   bool output_wanted(size_t i) const;
 

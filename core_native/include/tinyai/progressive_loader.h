@@ -118,8 +118,14 @@ class ProgressiveLoader {
   // Splits `layer` into pieces at the given byte offsets, relative to the start of its blob,
   // strictly increasing inside (0, blob size); an empty list makes it one unit again. Drops
   // the layer's resident bytes; throws std::logic_error while the layer is pinned.
-  void set_layer_pieces(int layer, const std::vector<uint64_t>& split_offsets);
+  // `sequence` (default: ascending) is the order in which one use of the layer acquires its
+  // pieces -- the executor takes a streamed Gemm's small constants (bias) before the weight
+  // row blocks, wherever they sit in the blob -- so prefetch follows the real order.
+  void set_layer_pieces(int layer, const std::vector<uint64_t>& split_offsets,
+                        const std::vector<size_t>& sequence = {});
   size_t num_pieces(int layer) const;
+  uint64_t budget_bytes() const;           // max_memory_usage in effect (0 = unlimited)
+  uint64_t layer_nbytes(int layer) const;  // blob size
   // Byte range of a piece relative to the start of the layer's blob: {offset, nbytes}.
   std::pair<uint64_t, uint64_t> piece_range(int layer, size_t piece) const;
   // As acquire/release, for one piece of a layer (piece 0 of an unsplit layer is the layer).

@@ -23,6 +23,7 @@ struct WeightBlob {
 };
 
 uint32_t crc32_update(uint32_t crc, const void* data, size_t n);  // zlib-compatible
+const char* crc32_kernel_name();  // the kernel crc32_update runs here: "pclmul" or "table"
 
 class WeightsFile {
  public:

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "executor/weight_streaming.h"
+
 namespace tinyai {
 
 void NodeContext::prepare(int node_index, const Node& node, const std::vector<TensorPtr>& values,
@@ -9,7 +11,11 @@ void NodeContext::prepare(int node_index, const Node& node, const std::vector<Te
   node_ = &node;
   node_index_ = node_index;
   inputs_.clear();
-  for (int in : node.inputs) inputs_.push_back(in >= 0 ? values[in].get() : nullptr);
+  streams_.clear();
+  for (int in : node.inputs) {
+    inputs_.push_back(in >= 0 ? values[in].get() : nullptr);
+    streams_.push_back(in >= 0 ? streamed_input_of(values[in]) : nullptr);
+  }
   num_outputs_ = node.outputs.size();
   wanted_.assign(num_outputs_, false);
   // An output nobody reads (Dropout's mask, say) is not wanted: kernels may skip it.

@@ -32,6 +32,9 @@ class NodeContext final : public KernelContext {
   Tensor& output(size_t i, DType dtype, const Shape& shape) override;
   Tensor& output_alias(size_t i, size_t input_index, const Shape& shape) override;
   void* scratch(size_t bytes) override;
+  StreamedInput* streamed_input(size_t i) const override {
+    return i < streams_.size() ? streams_[i] : nullptr;
+  }
 
   // Moves produced outputs into `values`; outputs nobody reads are dropped at once.
   void collect_outputs(std::vector<TensorPtr>& values, const std::vector<int>& last_use);
@@ -52,6 +55,7 @@ class NodeContext final : public KernelContext {
   size_t budget_ = 0;
   int node_index_ = -1;
   bool plan_mismatch_ = false;
+  std::vector<StreamedInput*> streams_;  // per input: its pieces when streamed (weight_streaming.h)
   std::vector<TensorPtr> produced_;
   std::vector<BufferPtr> scratch_;
 };

@@ -9,6 +9,7 @@
 
 #include "executor/node_context.h"
 #include "executor/weight_binder.h"
+#include "executor/weight_streaming.h"
 #include "scheduler/memory_plan.h"
 
 namespace tinyai {
@@ -292,13 +293,18 @@ MemoryEstimate Session::estimate_for(const PlanEntry& e) const {
     outputs += r.produced && r.view_of < 0 ? r.bytes : 0;
   }
   // Weights: everything when resident; when streaming, the loader's budget bounds them, and
-  // the floor is the largest set of layers one step needs at once.
+  // the floor is the largest set of layers one step needs at once -- a Gemm/MatMul weight
+  // streamed in row blocks counts one block (weight_streaming.h).
   int64_t weights = total_weight_bytes();
   int64_t weights_floor = 0;
+  std::vector<uint64_t> blob_bytes(graph_->layers.size());
+  for (size_t l = 0; l < blob_bytes.size(); ++l) blob_bytes[l] = weights_->blob(l).nbytes;
+  const std::vector<StreamableLayer> streamable =
+      find_streamable_layers(*graph_, constants_, blob_bytes);
   for (int ni : p.order) {
     int64_t step = 0;
     for (int l : constant_layers(graph_->nodes[ni], constants_))
-      step += static_cast<int64_t>(weights_->blob(static_cast<size_t>(l)).nbytes);
+      step += static_cast<int64_t>(streaming_floor_bytes(streamable[static_cast<size_t>(l)]));
     weights_floor = std::max(weights_floor, step);
   }
   if (streaming())

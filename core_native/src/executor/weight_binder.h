@@ -19,10 +19,16 @@ struct ConstantRef {
   bool valid = false;
 };
 
+struct StreamableLayer;
+struct PieceLayout;
+
+// A layer larger than the loader's budget allows, whose dominant constant is a Gemm/MatMul
+// weight, is split into pieces when the binder is created (between runs): its small constants
+// are bound as views into their pieces, the weight as a StreamedInput the kernel walks piece
+// by piece (see weight_streaming.h).
 class WeightBinder {
  public:
-  WeightBinder(const Graph& g, ProgressiveLoader& loader, const std::vector<ConstantRef>& constants)
-      : g_(g), loader_(loader), constants_(constants) {}
+  WeightBinder(const Graph& g, ProgressiveLoader& loader, const std::vector<ConstantRef>& constants);
   ~WeightBinder();  // releases whatever is still held
 
   // Makes node `n`'s constant inputs available in `values`.
@@ -37,7 +43,18 @@ class WeightBinder {
   const Graph& g_;
   ProgressiveLoader& loader_;
   const std::vector<ConstantRef>& constants_;
-  std::map<int, BufferPtr> held_;
+  struct Held {
+    BufferPtr whole;                                  // an unsplit layer
+    std::vector<std::pair<size_t, BufferPtr>> small;  // a split layer's small pieces
+    size_t position = 0;
+  };
+  void acquire_layer(int layer);
+  void release_layer(int layer, Held& h);
+  TensorPtr view(int v);  // constant v of a held layer
+
+  std::map<int, Held> held_;
+  std::vector<StreamableLayer> streamable_;
+  std::vector<PieceLayout> layouts_;
   size_t position_ = 0;
 };
 

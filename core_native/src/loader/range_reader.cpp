@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "tinyai/errors.h"
@@ -73,14 +74,73 @@ RangeReader::RangeReader(const std::string& path) : path_(path) {
   if (fd_ < 0)
     throw ModelError("cannot open weights file '" + path + "': " + std::strerror(errno));
   ::posix_fadvise(fd_, 0, 0, POSIX_FADV_RANDOM);  // we say what to read ahead, exactly
+  direct_fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT);
+  if (direct_fd_ >= 0) {
+    void* p = nullptr;
+    if (::posix_memalign(&p, kDirectAlign, kDirectChunkBytes) == 0) {
+      bounce_ = static_cast<unsigned char*>(p);
+    } else {
+      ::close(direct_fd_);
+      direct_fd_ = -1;
+    }
+  }
 }
 
 RangeReader::~RangeReader() {
   if (fd_ >= 0) ::close(fd_);
+  if (direct_fd_ >= 0) ::close(direct_fd_);
+  std::free(bounce_);
+}
+
+void RangeReader::read_failed(uint64_t n, uint64_t pos, int err) const {
+  throw ModelError("cannot read " + std::to_string(n) + " bytes at offset " + std::to_string(pos) +
+                   " of '" + path_ + "': " + (err ? std::strerror(err) : "unexpected end of file") +
+                   " (re-import the model)");
 }
 
 uint32_t RangeReader::read(uint64_t offset, uint64_t nbytes, void* dst, uint32_t crc) const {
   auto* out = static_cast<unsigned char*>(dst);
+  if (direct_fd_ >= 0 && nbytes > 0) {
+    uint32_t c = crc;
+    if (read_direct(offset, nbytes, out, &c)) return c;
+    ::close(direct_fd_);  // refused (EINVAL): buffered from now on
+    direct_fd_ = -1;
+  }
+  return read_buffered(offset, nbytes, out, crc);
+}
+
+bool RangeReader::read_direct(uint64_t offset, uint64_t nbytes, unsigned char* out,
+                              uint32_t* crc) const {
+  const uint64_t end = offset + nbytes;
+  uint64_t pos = offset;  // next byte to deliver
+  while (pos < end) {
+    // Aligned window around [pos, ...): the disk reads whole blocks; we keep the part asked for.
+    const uint64_t base = pos / kDirectAlign * kDirectAlign;
+    const uint64_t want = std::min<uint64_t>(kDirectChunkBytes,
+                                             (end - base + kDirectAlign - 1) / kDirectAlign * kDirectAlign);
+    ssize_t got;
+    do {
+      got = ::pread(direct_fd_, bounce_, want, static_cast<off_t>(base));
+    } while (got < 0 && errno == EINTR);
+    if (got < 0 && errno == EINVAL && pos == offset) return false;
+    if (got < 0) read_failed(want, base, errno);
+    const uint64_t have = static_cast<uint64_t>(got);
+    if (have <= pos - base) read_failed(end - pos, pos, 0);  // end of file before the range ends
+    const uint64_t n = std::min(end, base + have) - pos;
+    // Copy and checksum in 256 KiB steps, so the CRC reads what the copy just left in cache.
+    for (uint64_t done = 0; done < n;) {
+      const uint64_t step = std::min<uint64_t>(256u << 10, n - done);
+      std::memcpy(out + (pos - offset) + done, bounce_ + (pos - base) + done, step);
+      *crc = crc32_update(*crc, out + (pos - offset) + done, step);
+      done += step;
+    }
+    pos += n;
+  }
+  return true;
+}
+
+uint32_t RangeReader::read_buffered(uint64_t offset, uint64_t nbytes, unsigned char* out,
+                                    uint32_t crc) const {
   const uint64_t end = offset + nbytes;
   // Slices end on page boundaries, so dropping one slice's pages never drops the next's.
   auto slice_end = [end](uint64_t from) {
@@ -94,11 +154,7 @@ uint32_t RangeReader::read(uint64_t offset, uint64_t nbytes, void* dst, uint32_t
     if (stop < end) advise(fd_, stop, next_stop - stop, POSIX_FADV_WILLNEED);
     const uint64_t n = stop - pos;
     errno = 0;
-    if (pread_full(fd_, out + (pos - offset), n, pos) != n)
-      throw ModelError("cannot read " + std::to_string(n) + " bytes at offset " +
-                       std::to_string(pos) + " of '" + path_ + "': " +
-                       (errno ? std::strerror(errno) : "unexpected end of file") +
-                       " (re-import the model)");
+    if (pread_full(fd_, out + (pos - offset), n, pos) != n) read_failed(n, pos, errno);
     crc = crc32_update(crc, out + (pos - offset), n);
     advise(fd_, pos, n, POSIX_FADV_DONTNEED);
     pos = stop;

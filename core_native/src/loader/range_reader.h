@@ -1,5 +1,13 @@
 // Byte-range reads of the weights file for the progressive loader.
 //
+// Where the file system allows it, ranges are read with O_DIRECT: the disk DMAs into an aligned
+// bounce buffer and one copy (with the CRC right behind it, on cache-warm bytes) moves them to
+// the destination. That bypasses the page cache entirely -- no page-cache insertion, eviction
+// or fadvise per slice -- which was most of the I/O thread's CPU time once the CRC got fast;
+// on a busy machine the thread's CPU share, not the disk, bounded the loader. The bounce
+// buffer (kDirectChunkBytes) is the only untracked memory; reads are single-threaded (the
+// loader's I/O thread). Elsewhere (tmpfs refuses O_DIRECT), the buffered path below is used.
+//
 // A range is read sequentially in slices: the kernel is asked to fetch slice k+1
 // (POSIX_FADV_WILLNEED) while slice k is checksummed, so the CRC overlaps the disk; automatic
 // read-ahead is off (POSIX_FADV_RANDOM) and every slice is dropped from the page cache once
@@ -15,6 +23,8 @@ namespace tinyai {
 class RangeReader {
  public:
   static constexpr uint64_t kSliceBytes = 8u << 20;
+  static constexpr uint64_t kDirectChunkBytes = 8u << 20;
+  static constexpr uint64_t kDirectAlign = 4096;  // covers every logical block size in use
 
   explicit RangeReader(const std::string& path);  // throws ModelError
   ~RangeReader();
@@ -26,10 +36,18 @@ class RangeReader {
   uint32_t read(uint64_t offset, uint64_t nbytes, void* dst, uint32_t crc = 0) const;
 
   const std::string& path() const { return path_; }
+  bool direct() const { return direct_fd_ >= 0; }
 
  private:
+  uint32_t read_buffered(uint64_t offset, uint64_t nbytes, unsigned char* dst, uint32_t crc) const;
+  // False if the file system refused O_DIRECT for this read (the caller falls back).
+  bool read_direct(uint64_t offset, uint64_t nbytes, unsigned char* dst, uint32_t* crc) const;
+  [[noreturn]] void read_failed(uint64_t n, uint64_t pos, int err) const;
+
   std::string path_;
   int fd_ = -1;
+  mutable int direct_fd_ = -1;                // -1: O_DIRECT unavailable
+  mutable unsigned char* bounce_ = nullptr;   // kDirectChunkBytes, kDirectAlign-aligned
 };
 
 // pread until `nbytes` are in or the file ends; returns the bytes read (errno set on error).

@@ -53,12 +53,51 @@ class Gemm final : public OpKernel {
         beta = beta_;
       }
     }
+    if (StreamedInput* stream = ctx.streamed_input(1)) {
+      run_streamed(ctx, *stream, *a, M, N, K, beta, ep, Y, rt);
+      return;
+    }
     void* ws = ctx.scratch(sgemm_workspace_bytes(rt, M, N, K));
     sgemm(rt, trans_a_, trans_b_, M, N, K, alpha_, a->ptr<float>(), a->dim(1), b->ptr<float>(),
           b->dim(1), beta, Y, N, ws, ep);
   }
 
  private:
+  // B streamed in pieces of whole rows (a weight larger than the weight budget allows). With
+  // transB its rows are output columns: each piece fills its own columns of Y (same sums as
+  // one GEMM). Without, they are K rows: the pieces' partial products accumulate into Y (a
+  // different summation order than one GEMM, so results agree to rounding).
+  void run_streamed(KernelContext& ctx, StreamedInput& stream, const Tensor& a, int64_t M,
+                    int64_t N, int64_t K, float beta, const GemmEpilogue& ep, float* Y,
+                    const GemmRuntime& rt) const {
+    const size_t pieces = stream.num_pieces();
+    size_t ws_bytes = 0;
+    for (size_t j = 0; j < pieces; ++j) {
+      const int64_t rows = stream.piece_rows(j).second - stream.piece_rows(j).first;
+      ws_bytes = std::max(ws_bytes, trans_b_ ? sgemm_workspace_bytes(rt, M, rows, K)
+                                             : sgemm_workspace_bytes(rt, M, N, rows));
+    }
+    void* ws = ctx.scratch(ws_bytes);
+    const float* A = a.ptr<float>();
+    const int64_t lda = a.dim(1);
+    for (size_t j = 0; j < pieces; ++j) {
+      const auto rows = stream.piece_rows(j);
+      const int64_t r0 = rows.first, n_rows = rows.second - rows.first;
+      const float* B = static_cast<const float*>(stream.acquire(j));
+      if (trans_b_) {
+        GemmEpilogue piece_ep = ep;
+        if (ep.col_bias) piece_ep.col_bias = ep.col_bias + r0;
+        sgemm(rt, trans_a_, true, M, n_rows, K, alpha_, A, lda, B, K, beta, Y + r0, N, ws,
+              piece_ep);
+      } else {
+        const float* A_rows = trans_a_ ? A + r0 * lda : A + r0;  // A's columns r0.. of op(A)
+        sgemm(rt, trans_a_, false, M, N, n_rows, alpha_, A_rows, lda, B, N, j == 0 ? beta : 1.f,
+              Y, N, ws, j + 1 == pieces ? ep : GemmEpilogue{});
+      }
+      stream.release(j);  // before the next acquire: the budget may hold one piece only
+    }
+  }
+
   // C is [N] or [1, N] (and N > 1, so legacy broadcast rules cannot object).
   bool is_row_vector(const Tensor& c, int64_t N) const {
     if (legacy_no_broadcast_ || N <= 1) return false;

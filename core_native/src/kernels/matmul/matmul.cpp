@@ -50,6 +50,25 @@ class MatMul final : public OpKernel {
     float* Y = y.ptr<float>();
     const int64_t batches = shape_numel(batch);
     const GemmRuntime rt = gemm_runtime(ctx, SimdOp::MatrixMul);
+    if (StreamedInput* stream = ctx.streamed_input(1)) {
+      // B is a 2-D weight streamed in blocks of K rows (only such a B is ever streamed): the
+      // blocks' partial products accumulate into Y, so results agree with one GEMM to rounding.
+      if (b->rank() != 2) ctx.fail("a streamed B must be a matrix");
+      const int64_t rows = batches * M;
+      size_t ws_bytes = 0;
+      for (size_t j = 0; j < stream->num_pieces(); ++j)
+        ws_bytes = std::max(ws_bytes, sgemm_workspace_bytes(rt, rows, N, stream->piece_rows(j).second -
+                                                                             stream->piece_rows(j).first));
+      void* ws = ctx.scratch(ws_bytes);
+      for (size_t j = 0; j < stream->num_pieces(); ++j) {
+        const auto k = stream->piece_rows(j);
+        const float* Bj = static_cast<const float*>(stream->acquire(j));
+        sgemm(rt, false, false, rows, N, k.second - k.first, 1.f, A + k.first, K, Bj, N,
+              j == 0 ? 0.f : 1.f, Y, N, ws);
+        stream->release(j);  // before the next acquire: the budget may hold one piece only
+      }
+      return;
+    }
     if (shape_numel(b_batch) == 1 && shape_numel(a_batch) == batches) {
       // B is shared by every batch and A's batches are contiguous rows: one tall GEMM.
       const int64_t rows = batches * M;
