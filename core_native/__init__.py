@@ -1,6 +1,6 @@
 """The native execution core's Python facade: models, sessions, configuration, errors."""
 from . import _core
-from .config import (CacheConfig, Config, LayerSchedulerConfig, MemoryOptimizerConfig,
+from .config import (CacheConfig, CheckpointStrategy, Config, LayerSchedulerConfig, MemoryOptimizerConfig,
                      ProgressiveLoaderConfig, SimdOpsConfig)
 from .errors import (BudgetError, CancelledError, ExecutionError, InputError, ModelError,
                      TinyAIError, UnsupportedOperatorError)
@@ -19,7 +19,7 @@ def supported_ops():
 
 
 __all__ = [
-    "BudgetError", "CacheConfig", "CancelledError", "Config", "ExecutionError", "InputError",
+    "BudgetError", "CacheConfig", "CancelledError", "CheckpointStrategy", "Config", "ExecutionError", "InputError",
     "LayerInfo", "LayerPriority", "LayerSchedulerConfig", "LayerStatus", "MemoryOptimizerConfig", "MemoryReport", "Model", "ModelError",
     "ProgressiveLoader", "ProgressiveLoaderConfig", "Session", "SimdOp", "SimdOpsConfig", "cache_stats", "enable_simd",
     "optimize_memory_layout", "reset_cache_stats", "set_simd_optimization_level", "simd_capabilities", "TensorInfo", "TinyAIError",

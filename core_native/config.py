@@ -5,6 +5,7 @@ Sizes are bytes; ``None`` or ``0`` means unlimited. ``to_native`` converts to th
 """
 from __future__ import annotations
 
+import enum
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
@@ -25,6 +26,38 @@ class ProgressiveLoaderConfig:
     prefetch_window: int = 2
     enable_adaptive_window: bool = False
     max_memory_usage: Optional[int] = None
+
+
+class CheckpointStrategy(enum.IntEnum):
+    """Per-layer activation checkpointing (``Session.set_layer_checkpointing_strategy``),
+    honoured while ``scheduler.enable_checkpointing`` is on:
+
+    KEEP: outputs live until their last use; with ``recompute_activations`` the planner may
+    still drop and recompute them. CHECKPOINT: outputs always kept (a recompute may start from
+    them), never recomputed. RECOMPUTE: outputs dropped after their first use and recomputed
+    before their later uses.
+    """
+
+    KEEP = 0
+    CHECKPOINT = 1
+    RECOMPUTE = 2
+
+    @classmethod
+    def parse(cls, value) -> "CheckpointStrategy":
+        """From itself, its value (0..2) or its name ("recompute", "KEEP")."""
+        if isinstance(value, str):
+            try:
+                return cls[value.strip().upper()]
+            except KeyError:
+                raise ValueError(f"checkpoint strategy must be one of {[m.name for m in cls]}, "
+                                 f"got {value!r}") from None
+        if isinstance(value, bool):
+            raise ValueError(f"checkpoint strategy must be a CheckpointStrategy, got {value!r}")
+        try:
+            return cls(int(value))
+        except (ValueError, TypeError):
+            raise ValueError(f"checkpoint strategy must be one of {[m.name for m in cls]}, "
+                             f"got {value!r}") from None
 
 
 @dataclass

@@ -45,6 +45,11 @@ def _candidates(base: Config):
     yield replace(base, memory=replace(m, enable_tensor_reuse=True, enable_in_place_ops=True))
     yield replace(base, memory=replace(m, enable_tensor_reuse=True, enable_in_place_ops=True,
                                        memory_speed_tradeoff=min(m.memory_speed_tradeoff, 0.25)))
+    # Last resort: drop long-lived activations and recompute them (slower, bit-identical).
+    yield replace(base, memory=replace(m, enable_tensor_reuse=True, enable_in_place_ops=True,
+                                       memory_speed_tradeoff=min(m.memory_speed_tradeoff, 0.25)),
+                  scheduler=replace(base.scheduler, enable_checkpointing=True, recompute_activations=True,
+                                    memory_speed_tradeoff=0.0, max_activation_memory=None))
 
 
 def optimize_memory_usage(model: Model, budget: int, inputs: Optional[Mapping[str, np.ndarray]] = None,
@@ -60,13 +65,17 @@ def optimize_memory_usage(model: Model, budget: int, inputs: Optional[Mapping[st
     for cfg in _candidates(base):
         sess.set_config(cfg)
         est = sess.estimate_memory_usage(inputs)
-        minimum = est["minimum_total_bytes"]
+        # minimum_total_bytes assumes no recomputation; a recomputing candidate may go lower.
+        lowest = min(est["minimum_total_bytes"], est["total_peak_bytes"])
+        minimum = lowest if minimum is None else min(minimum, lowest)
         if est["total_peak_bytes"] <= budget:
             chosen = replace(cfg, memory=replace(cfg.memory, max_memory_budget=budget))
             settings = {"enable_tensor_reuse": cfg.memory.enable_tensor_reuse,
                         "enable_in_place_ops": cfg.memory.enable_in_place_ops,
                         "memory_speed_tradeoff": cfg.memory.memory_speed_tradeoff,
-                        "reordered": est["reordered"], "in_place_ops": est["in_place_count"]}
+                        "reordered": est["reordered"], "in_place_ops": est["in_place_count"],
+                        "recompute": cfg.scheduler.enable_checkpointing and cfg.scheduler.recompute_activations,
+                        "recompute_steps": est["recompute_count"]}
             return MemoryReport(budget, chosen, est, settings)
     raise BudgetError(f"no settings fit a budget of {budget} bytes; the minimum feasible budget is "
                       f"{minimum} bytes ({minimum / 2**20:.2f} MiB)", minimum_bytes=minimum)

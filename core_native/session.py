@@ -94,15 +94,30 @@ class Session:
         Keys match stats(): activation_peak_bytes, weight_peak_bytes, scratch_peak_bytes,
         total_peak_bytes; plus the planner's figures (naive_activation_bytes,
         in_order_bound_bytes, live_peak_bytes, minimum_total_bytes, in_place_count,
-        reordered). The first call at a new shape profiles the model once.
+        recompute_count, reordered). The first call at a new shape profiles the model once.
+        Raises BudgetError (stating the lowest reachable arena) when checkpointing is on and
+        ``scheduler.max_activation_memory`` cannot be met.
         """
         return self._native.estimate_memory_usage(self._feeds(inputs))
 
     def create_execution_plan(self, inputs: Optional[Mapping[str, np.ndarray]] = None) -> List[dict]:
         """Per-step plan: node, layer, node_name, op_type, live_bytes, output_offset,
         output_bytes (the arena range is [output_offset, output_offset + output_bytes)),
-        in_place, recomputed."""
+        in_place, recomputed (the step re-runs a node whose output was dropped to save
+        activation memory; its output may sit at a different offset than the first run's)."""
         return self._native.create_execution_plan(self._feeds(inputs))
+
+    def set_layer_checkpointing_strategy(self, layer, strategy) -> None:
+        """KEEP, CHECKPOINT or RECOMPUTE for `layer` (index or name); names or values accepted.
+        Takes effect (re-plans) at the next run or estimate, while
+        ``config.scheduler.enable_checkpointing`` is on; see CheckpointStrategy."""
+        from .config import CheckpointStrategy
+        self._native.set_layer_checkpointing_strategy(self._layer_index(layer),
+                                                      int(CheckpointStrategy.parse(strategy)))
+
+    def get_layer_checkpointing_strategy(self, layer):
+        from .config import CheckpointStrategy
+        return CheckpointStrategy(self._native.get_layer_checkpointing_strategy(self._layer_index(layer)))
 
     def last_plan(self) -> dict:
         steps = self.create_execution_plan()

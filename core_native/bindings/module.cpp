@@ -140,6 +140,7 @@ py::dict estimate_dict(const MemoryEstimate& m) {
   d["minimum_total_bytes"] = m.minimum_total_bytes;
   d["minimum_streaming_total_bytes"] = m.minimum_streaming_total_bytes;
   d["in_place_count"] = m.in_place_count;
+  d["recompute_count"] = m.recompute_count;
   d["reordered"] = m.reordered;
   d["keep_arena"] = m.keep_arena;
   d["scratch_measured"] = m.scratch_measured;
@@ -287,6 +288,12 @@ PYBIND11_MODULE(_core, m) {
       .def("unload_layer", [](Session& s, int i) { return s.loader().unload_layer(i); })
       .def("layer_error", [](const Session& s, int i) { return s.loader().layer_error(i); })
       .def("set_bandwidth_limit_mbps", [](Session& s, double mbps) { s.loader().set_bandwidth_limit_mbps(mbps); })
+      .def("set_layer_checkpointing_strategy",
+           [](Session& s, int layer, int strategy) {
+             s.set_layer_checkpointing_strategy(layer, static_cast<CheckpointStrategy>(strategy));
+           })
+      .def("get_layer_checkpointing_strategy",
+           [](const Session& s, int layer) { return static_cast<int>(s.layer_checkpointing_strategy(layer)); })
       .def("set_config", &Session::set_config)
       .def_property_readonly("config", &Session::config)
       .def("cancel", &Session::cancel)

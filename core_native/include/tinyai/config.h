@@ -19,6 +19,13 @@ struct ProgressiveLoaderConfig {
   size_t max_memory_usage = 0;
 };
 
+// Per-layer activation checkpointing (applies while scheduler.enable_checkpointing is on):
+// Keep - outputs live until their last use; the planner may still recompute them when
+//        recompute_activations is on. Checkpoint - outputs always kept and usable as the
+//        source of a recompute, never recomputed. Recompute - outputs dropped after their
+//        first use and recomputed (from live values) before their later uses.
+enum class CheckpointStrategy : int { Keep = 0, Checkpoint = 1, Recompute = 2 };
+
 struct LayerSchedulerConfig {
   bool enable_checkpointing = false;
   float memory_speed_tradeoff = 0.5f;

@@ -37,7 +37,7 @@ struct SessionStats {
   int64_t arena_bytes = 0;      // activation arena of the plan in use (0 while profiling)
   int64_t live_bytes = 0;       // intermediate bytes live at the current/last step
   int64_t live_peak_bytes = 0;  // max live bytes of the last run
-  int64_t recompute_count = 0;
+  int64_t recompute_count = 0;  // recompute steps in the last run's plan
   int64_t current_step = -1;    // position in the plan of the running step (-1 idle)
   int64_t current_layer = -1;
 };
@@ -66,6 +66,7 @@ struct MemoryEstimate {
   int64_t minimum_total_bytes = 0;     // total with reuse + in-place + memory-aware order
   int64_t minimum_streaming_total_bytes = 0;  // same, weights streamed one step's layers at a time
   int in_place_count = 0;
+  int recompute_count = 0;             // steps that re-run a node for a dropped activation
   bool reordered = false;
   bool keep_arena = true;
   bool scratch_measured = false;
@@ -85,6 +86,10 @@ class Session {
   const SessionConfig& config() const { return config_; }
   void set_config(const SessionConfig& c);  // takes effect at the next run
   void cancel() { cancel_requested_.store(true); }
+  // Per-layer checkpoint strategy (see CheckpointStrategy); like set_config, it takes effect
+  // (re-plans) at the next run or estimate, and only while scheduler.enable_checkpointing is on.
+  void set_layer_checkpointing_strategy(int layer, CheckpointStrategy s);
+  CheckpointStrategy layer_checkpointing_strategy(int layer) const;
   const Graph& graph() const { return *graph_; }
 
   // True once a run (or profile()) has recorded this signature.
@@ -134,7 +139,9 @@ class Session {
   SessionConfig config_;
   SessionConfig pending_config_;
   std::atomic<bool> config_dirty_{false};
-  std::mutex config_mutex_;
+  mutable std::mutex config_mutex_;
+  std::vector<CheckpointStrategy> strategies_;          // by layer, in use
+  std::vector<CheckpointStrategy> pending_strategies_;  // by layer, applied with the config
   std::shared_ptr<MemoryTracker> tracker_;
   std::unique_ptr<ThreadPool> pool_;  // intra-op workers, config_.threads of them
   int pool_threads_ = 0;              // the config value pool_ was built for
@@ -162,6 +169,7 @@ class Session {
   std::atomic<int64_t> arena_bytes_{0};
   std::atomic<int64_t> live_bytes_{0};
   std::atomic<int64_t> live_peak_bytes_{0};
+  std::atomic<int64_t> recompute_count_{0};
   std::atomic<int64_t> current_step_{-1};
   std::atomic<int64_t> current_layer_{-1};
 };

@@ -11,6 +11,7 @@
 #include "executor/weight_binder.h"
 #include "executor/weight_streaming.h"
 #include "scheduler/memory_plan.h"
+#include "scheduler/recompute.h"
 
 namespace tinyai {
 
@@ -58,6 +59,8 @@ Session::Session(std::shared_ptr<const Graph> graph, const std::string& weights_
     kernels_.push_back(create_kernel(n));
   }
 
+  strategies_.assign(g.layers.size(), CheckpointStrategy::Keep);
+  pending_strategies_ = strategies_;
   last_use_.assign(g.values.size(), -1);
   for (size_t i = 0; i < g.nodes.size(); ++i)
     for (int in : g.nodes[i].inputs)
@@ -159,6 +162,7 @@ struct Session::PlanEntry {
   RunRecord record;
   MemoryPlan plan;
   PlanOptions options;
+  RecomputeOptions recompute;
   bool planned = false;
   bool stale = false;
   bool scratch_measured = false;  // false while the record is a static prediction
@@ -171,6 +175,21 @@ PlanOptions options_from(const SessionConfig& c) {
   o.in_place = c.memory.enable_in_place_ops;
   o.reorder = c.memory.enable_tensor_reuse;
   return o;
+}
+
+// Tradeoff table rows for recomputation (README): with checkpointing and
+// recompute_activations on and no max_activation_memory, a tradeoff below 0.5 lets the
+// planner recompute for as long as that lowers the activation peak.
+RecomputeOptions recompute_options_from(const SessionConfig& c,
+                                        const std::vector<CheckpointStrategy>& strategies) {
+  RecomputeOptions r;
+  r.enabled = c.scheduler.enable_checkpointing;
+  if (!r.enabled) return r;  // strategies are ignored: the plan is as without checkpointing
+  r.automatic = c.scheduler.recompute_activations;
+  r.max_activation = static_cast<int64_t>(c.scheduler.max_activation_memory);
+  r.minimize = r.automatic && r.max_activation == 0 && c.scheduler.memory_speed_tradeoff < 0.5f;
+  r.layer_strategy = strategies;
+  return r;
 }
 
 bool same_options(const PlanOptions& a, const PlanOptions& b) {
@@ -196,6 +215,27 @@ std::string Session::signature(const std::map<std::string, Tensor>& inputs) cons
   return o.str();
 }
 
+void Session::set_layer_checkpointing_strategy(int layer, CheckpointStrategy s) {
+  if (layer < 0 || layer >= static_cast<int>(graph_->layers.size()))
+    throw InputError("layer index " + std::to_string(layer) + " out of range (the model has " +
+                     std::to_string(graph_->layers.size()) + " layers)");
+  if (s != CheckpointStrategy::Keep && s != CheckpointStrategy::Checkpoint &&
+      s != CheckpointStrategy::Recompute)
+    throw InputError("checkpoint strategy must be KEEP (0), CHECKPOINT (1) or RECOMPUTE (2), got " +
+                     std::to_string(static_cast<int>(s)));
+  std::lock_guard<std::mutex> lock(config_mutex_);
+  pending_strategies_[static_cast<size_t>(layer)] = s;
+  config_dirty_.store(true);  // re-plans at the next run or estimate
+}
+
+CheckpointStrategy Session::layer_checkpointing_strategy(int layer) const {
+  if (layer < 0 || layer >= static_cast<int>(graph_->layers.size()))
+    throw InputError("layer index " + std::to_string(layer) + " out of range (the model has " +
+                     std::to_string(graph_->layers.size()) + " layers)");
+  std::lock_guard<std::mutex> lock(config_mutex_);
+  return pending_strategies_[static_cast<size_t>(layer)];
+}
+
 void Session::set_config(const SessionConfig& c) {
   std::lock_guard<std::mutex> lock(config_mutex_);
   pending_config_ = c;
@@ -206,8 +246,11 @@ void Session::apply_pending_config() {
   if (config_dirty_.exchange(false)) {
     std::lock_guard<std::mutex> lock(config_mutex_);
     config_ = pending_config_;  // applied at an inference boundary, never mid-kernel
+    strategies_ = pending_strategies_;
     loader_->set_config(config_.loader);
-    if (!keep_arena(config_)) arena_.reset();
+    // Checkpointing exists to lower the activation peak: a re-plan must not inherit a larger
+    // arena (it is also freed before the run's peaks are reset).
+    if (!keep_arena(config_) || config_.scheduler.enable_checkpointing) arena_.reset();
   }
   if (config_.threads != pool_threads_) {  // also when estimate() applied the config
     pool_.reset();  // join the old workers first
@@ -225,9 +268,12 @@ std::vector<TensorPtr> Session::fresh_values(const std::map<std::string, Tensor>
 
 void Session::replan_if_needed(PlanEntry& e) {
   const PlanOptions want = options_from(config_);
-  if (e.planned && !e.stale && same_options(e.options, want)) return;
-  e.plan = plan_memory(*graph_, e.record, want);
+  const RecomputeOptions want_r = recompute_options_from(config_, strategies_);
+  if (e.planned && !e.stale && same_options(e.options, want) && e.recompute == want_r) return;
+  // Throws BudgetError (leaving the entry as it was) when max_activation_memory is infeasible.
+  e.plan = plan_with_recompute(*graph_, e.record, plan_memory(*graph_, e.record, want), want_r);
   e.options = want;
+  e.recompute = want_r;
   e.planned = true;
   e.stale = false;
 }
@@ -318,6 +364,7 @@ MemoryEstimate Session::estimate_for(const PlanEntry& e) const {
   m.in_order_bound_bytes = p.in_order_bound;
   m.live_peak_bytes = p.live_peak;
   m.in_place_count = p.in_place_count;
+  m.recompute_count = p.recompute_count;
   m.reordered = p.reordered;
   m.keep_arena = keep_arena(config_);
   m.scratch_measured = e.scratch_measured;
@@ -381,11 +428,14 @@ std::vector<PlanStep> Session::plan_steps(const std::map<std::string, Tensor>& i
     s.node_name = node.name;
     s.op_type = node.op_type;
     s.live_bytes = e.plan.live_after[p];
-    for (int o : node.outputs) {
+    s.recomputed = e.plan.recomputed[p] != 0;
+    for (size_t k = 0; k < node.outputs.size(); ++k) {
+      const int o = node.outputs[k];
       if (o < 0) continue;
-      s.output_offset = e.plan.offset[o];
-      s.output_bytes = e.plan.offset[o] >= 0 ? e.record.values[o].bytes : 0;
-      s.in_place = e.plan.in_place_of[o] >= 0;
+      const size_t at = static_cast<size_t>(e.plan.outputs_begin[p]) + k;  // this step's instance
+      s.output_offset = e.plan.output_offset[at];
+      s.output_bytes = s.output_offset >= 0 ? e.record.values[o].bytes : 0;
+      s.in_place = e.plan.output_in_place[at] != 0;
       break;
     }
     steps.push_back(std::move(s));
@@ -439,22 +489,31 @@ std::map<std::string, TensorPtr> Session::execute(const std::map<std::string, Te
   ctx.measure_scratch_into(&scratch);
   const MemoryPlan* plan = entry ? &entry->plan : nullptr;
   const std::vector<int>* last_use = &last_use_;
+  // Recomputed instances may sit elsewhere than a value's first instance: the context then
+  // reads a copy of the plan whose offsets are pointed at each step's instances.
+  std::unique_ptr<MemoryPlan> patched;
   if (plan) {
-    if (!arena_ || static_cast<int64_t>(arena_->size()) < plan->arena_bytes) {
+    // With checkpointing on, a larger arena kept from an earlier plan would defeat it.
+    const bool exact = config_.scheduler.enable_checkpointing;
+    if (!arena_ || static_cast<int64_t>(arena_->size()) < plan->arena_bytes ||
+        (exact && static_cast<int64_t>(arena_->size()) > plan->arena_bytes)) {
       arena_.reset();  // free the old arena before reserving the new one
       arena_ = std::make_shared<Buffer>(tracker_, MemCategory::Activation,
                                         static_cast<size_t>(plan->arena_bytes));
     }
-    ctx.use_arena(plan, arena_);
+    if (plan->recompute_count > 0) patched = std::make_unique<MemoryPlan>(*plan);
+    ctx.use_arena(patched ? patched.get() : plan, arena_);
+    recompute_count_.store(plan->recompute_count);
     last_use = &plan->last_use_pos;
     arena_bytes_.store(static_cast<int64_t>(arena_->size()));
     live_peak_bytes_.store(plan->live_peak);
   } else {
     arena_.reset();
     arena_bytes_.store(0);
+    recompute_count_.store(0);
     ctx.record_into(&profile->record);
   }
-  const size_t n = g.nodes.size();
+  const size_t n = plan ? plan->order.size() : g.nodes.size();  // steps, recomputes included
   std::vector<int> order(n);
   for (size_t p = 0; p < n; ++p) order[p] = plan ? plan->order[p] : static_cast<int>(p);
   std::vector<int> sequence = layer_use_sequence(g, order, constants_);
@@ -479,6 +538,7 @@ std::map<std::string, TensorPtr> Session::execute(const std::map<std::string, Te
       prev_layer = node.layer;
     }
     current_step_.store(static_cast<int64_t>(p));
+    if (patched) point_outputs_at_step(*plan, p, node, patched.get());
     binder.bind(node, values);
     ctx.prepare(ni, node, values, *last_use);
     kernels_[ni]->run(ctx);
@@ -581,6 +641,7 @@ SessionStats Session::stats() const {
   s.arena_bytes = arena_bytes_.load();
   s.live_bytes = live_bytes_.load();
   s.live_peak_bytes = live_peak_bytes_.load();
+  s.recompute_count = recompute_count_.load();
   s.current_step = current_step_.load();
   s.current_layer = current_layer_.load();
   std::lock_guard<std::mutex> lock(plan_mutex_);

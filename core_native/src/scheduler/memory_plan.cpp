@@ -23,9 +23,12 @@ bool in_place_capable(const std::string& op) {
   return ops.count(op) != 0;
 }
 
-struct Lifetimes {
-  std::vector<int> root;        // by value: storage root (planned value) or -1
-  std::vector<int> start, end;  // by value (meaningful for planned roots)
+// One run of a node produces one instance of each output it owns storage for; a recomputed
+// node produces a second instance of the same value later, with its own lifetime and slot.
+struct Instances {
+  std::vector<int> value, start, end;  // per instance
+  std::vector<int> out_begin, out_inst;  // per position: instance per output (-1: not planned)
+  std::vector<int> in_begin, in_inst;    // per position: instance read per input (-1: none or a view)
 };
 
 // Storage roots: a view shares its source's storage, transitively.
@@ -40,83 +43,104 @@ std::vector<int> storage_roots(const RunRecord& rec, const std::vector<char>& pl
   return root;
 }
 
-Lifetimes lifetimes(const Graph& g, const std::vector<int>& order, const std::vector<int>& root,
+// A read extends the latest instance of the value's storage root: the executor's value
+// table holds the latest produced tensor, so that is the one a node reads.
+Instances instances(const Graph& g, const std::vector<int>& order, const std::vector<int>& root,
                     const std::vector<char>& is_output) {
-  Lifetimes lt;
-  lt.root = root;
-  const size_t nv = g.values.size();
+  Instances I;
   const int n = static_cast<int>(order.size());
-  lt.start.assign(nv, -1);
-  lt.end.assign(nv, -1);
+  std::vector<int> cur(g.values.size(), -1);
   for (int p = 0; p < n; ++p) {
     const Node& node = g.nodes[order[p]];
-    for (int o : node.outputs)
-      if (o >= 0 && root[o] == o) lt.start[o] = lt.end[o] = p;
+    I.in_begin.push_back(static_cast<int>(I.in_inst.size()));
+    for (int in : node.inputs) {
+      const int r = in >= 0 ? root[in] : -1;
+      const int id = r >= 0 ? cur[r] : -1;
+      if (id >= 0) I.end[id] = std::max(I.end[id], p);
+      I.in_inst.push_back(in >= 0 && r == in ? id : -1);
+    }
+    I.out_begin.push_back(static_cast<int>(I.out_inst.size()));
+    for (int o : node.outputs) {
+      int id = -1;
+      if (o >= 0 && root[o] == o) {
+        id = static_cast<int>(I.value.size());
+        I.value.push_back(o);
+        I.start.push_back(p);
+        I.end.push_back(p);
+        cur[o] = id;
+      }
+      I.out_inst.push_back(id);
+    }
   }
-  for (int p = 0; p < n; ++p)
-    for (int in : g.nodes[order[p]].inputs)
-      if (in >= 0 && root[in] >= 0) lt.end[root[in]] = std::max(lt.end[root[in]], p);
-  for (size_t v = 0; v < nv; ++v)
-    if (is_output[v] && root[v] >= 0) lt.end[root[v]] = n;  // returned to the caller
-  return lt;
+  I.in_begin.push_back(static_cast<int>(I.in_inst.size()));
+  I.out_begin.push_back(static_cast<int>(I.out_inst.size()));
+  for (size_t v = 0; v < g.values.size(); ++v)
+    if (is_output[v] && root[v] >= 0 && cur[root[v]] >= 0) I.end[cur[root[v]]] = n;  // returned
+  return I;
 }
 
 struct Group {
   int64_t bytes = 0;
   int start = 0, end = 0;
-  std::vector<int> members;
+  std::vector<int> members;  // instances
 };
 
-// Merge outputs into dying inputs' slots where the op allows it; returns one group per slot.
-std::vector<Group> build_groups(const Graph& g, const RunRecord& rec,
-                                const std::vector<int>& order, const Lifetimes& lt,
-                                bool in_place, std::vector<int>* in_place_of) {
-  const size_t nv = g.values.size();
-  std::vector<int> group_of(nv, -1);
+// Merge output instances into dying input instances' slots where the op allows it; returns
+// one group per slot. In-place chains are contiguous in time, so a group is one interval.
+std::vector<Group> build_groups(const Graph& g, const RunRecord& rec, const std::vector<int>& order,
+                                const Instances& I, bool in_place, std::vector<int>* in_place_of,
+                                std::vector<int>* group_of_out) {
+  const size_t ni = I.value.size();
+  std::vector<int> group_of(ni, -1);
   std::vector<Group> groups;
-  in_place_of->assign(nv, -1);
+  in_place_of->assign(ni, -1);
   for (size_t p = 0; p < order.size(); ++p) {
     const Node& node = g.nodes[order[p]];
     std::vector<int> taken;  // groups already reused by an output of this node
-    for (int o : node.outputs) {
-      if (o < 0 || lt.root[o] != o) continue;
+    for (size_t k = 0; k < node.outputs.size(); ++k) {
+      const int oi = I.out_inst[I.out_begin[p] + k];
+      if (oi < 0) continue;
+      const int o = I.value[oi];
       int chosen = -1;
       if (in_place && in_place_capable(node.op_type)) {
-        for (int in : node.inputs) {
-          if (in < 0 || lt.root[in] != in || group_of[in] < 0) continue;  // views: skip
-          const Group& grp = groups[group_of[in]];
-          const auto& a = rec.values[in];
+        for (size_t j = 0; j < node.inputs.size(); ++j) {
+          const int ii = I.in_inst[I.in_begin[p] + j];
+          if (ii < 0 || group_of[ii] < 0) continue;  // views: skip
+          const Group& grp = groups[group_of[ii]];
+          const auto& a = rec.values[I.value[ii]];
           const auto& b = rec.values[o];
           if (grp.end == static_cast<int>(p) && a.bytes == b.bytes && a.dtype == b.dtype &&
               a.shape == b.shape &&
-              std::find(taken.begin(), taken.end(), group_of[in]) == taken.end()) {
-            chosen = in;
+              std::find(taken.begin(), taken.end(), group_of[ii]) == taken.end()) {
+            chosen = ii;
             break;
           }
         }
       }
       if (chosen >= 0) {
         Group& grp = groups[group_of[chosen]];
-        grp.end = std::max(grp.end, lt.end[o]);
-        grp.members.push_back(o);
-        group_of[o] = group_of[chosen];
-        (*in_place_of)[o] = chosen;
-        taken.push_back(group_of[o]);
+        grp.end = std::max(grp.end, I.end[oi]);
+        grp.members.push_back(oi);
+        group_of[oi] = group_of[chosen];
+        (*in_place_of)[oi] = chosen;
+        taken.push_back(group_of[oi]);
       } else {
         Group grp;
         grp.bytes = align_up(rec.values[o].bytes);
-        grp.start = lt.start[o];
-        grp.end = lt.end[o];
-        grp.members.push_back(o);
-        group_of[o] = static_cast<int>(groups.size());
+        grp.start = I.start[oi];
+        grp.end = I.end[oi];
+        grp.members.push_back(oi);
+        group_of[oi] = static_cast<int>(groups.size());
         groups.push_back(std::move(grp));
       }
     }
   }
+  if (group_of_out) *group_of_out = std::move(group_of);
   return groups;
 }
 
-int64_t live_peak(const std::vector<Group>& groups, size_t steps, std::vector<int64_t>* live) {
+int64_t live_peak(const std::vector<Group>& groups, size_t steps, std::vector<int64_t>* live,
+                  int* peak_pos = nullptr) {
   std::vector<int64_t> delta(steps + 2, 0);
   for (const Group& grp : groups) {
     delta[grp.start] += grp.bytes;
@@ -126,6 +150,7 @@ int64_t live_peak(const std::vector<Group>& groups, size_t steps, std::vector<in
   if (live) live->assign(steps, 0);
   for (size_t p = 0; p < steps; ++p) {
     cur += delta[p];
+    if (cur > peak && peak_pos) *peak_pos = static_cast<int>(p);
     peak = std::max(peak, cur);
     if (live) (*live)[p] = cur;
   }
@@ -241,18 +266,20 @@ std::vector<int> memory_aware_order(const Graph& g, const RunRecord& rec,
 
 struct Evaluated {
   std::vector<int> order;
-  Lifetimes lt;
+  Instances inst;
   std::vector<Group> groups;
-  std::vector<int> in_place_of;
+  std::vector<int> in_place_of;  // per instance
+  std::vector<int> group_of;     // per instance
   int64_t peak = 0;
+  int peak_pos = 0;
 };
 
 Evaluated evaluate(const Graph& g, const RunRecord& rec, std::vector<int> order,
                    const std::vector<int>& root, const std::vector<char>& is_output, bool in_place) {
   Evaluated e;
-  e.lt = lifetimes(g, order, root, is_output);
-  e.groups = build_groups(g, rec, order, e.lt, in_place, &e.in_place_of);
-  e.peak = live_peak(e.groups, order.size(), nullptr);
+  e.inst = instances(g, order, root, is_output);
+  e.groups = build_groups(g, rec, order, e.inst, in_place, &e.in_place_of, &e.group_of);
+  e.peak = live_peak(e.groups, order.size(), nullptr, &e.peak_pos);
   e.order = std::move(order);
   return e;
 }
@@ -264,58 +291,95 @@ bool is_planned_value(const Graph& g, const RunRecord& rec, int v, const std::ve
   return r.produced && r.view_of < 0 && !is_output[v] && r.bytes > 0 && !g.values[v].is_constant;
 }
 
-MemoryPlan plan_memory(const Graph& g, const RunRecord& rec, const PlanOptions& options) {
-  const size_t nv = g.values.size(), nn = g.nodes.size();
-  std::vector<char> is_output(nv, 0);
-  for (int v : g.outputs) is_output[v] = 1;
-  std::vector<char> planned(nv, 0);
-  for (size_t v = 0; v < nv; ++v) planned[v] = is_planned_value(g, rec, static_cast<int>(v), is_output);
-  const std::vector<int> root = storage_roots(rec, planned);
+PlanContext plan_context(const Graph& g, const RunRecord& rec) {
+  const size_t nv = g.values.size();
+  PlanContext c;
+  c.is_output.assign(nv, 0);
+  for (int v : g.outputs) c.is_output[v] = 1;
+  c.planned.assign(nv, 0);
+  for (size_t v = 0; v < nv; ++v) c.planned[v] = is_planned_value(g, rec, static_cast<int>(v), c.is_output);
+  c.root = storage_roots(rec, c.planned);
+  return c;
+}
 
+int64_t steps_live_peak(const Graph& g, const RunRecord& rec, const PlanContext& ctx,
+                        const std::vector<int>& steps, bool in_place, int* peak_pos) {
+  const Evaluated e = evaluate(g, rec, steps, ctx.root, ctx.is_output, in_place);
+  if (peak_pos) *peak_pos = e.peak_pos;
+  return e.peak;
+}
+
+MemoryPlan layout_steps(const Graph& g, const RunRecord& rec, const PlanContext& ctx,
+                        const MemoryPlan& base, std::vector<int> steps, std::vector<char> recomputed) {
+  const size_t nv = g.values.size(), nn = g.nodes.size(), n = steps.size();
+  MemoryPlan plan;
+  plan.options = base.options;
+  plan.in_order_bound = base.in_order_bound;
+  plan.reordered = base.reordered;
+  Evaluated best = evaluate(g, rec, std::move(steps), ctx.root, ctx.is_output, base.options.in_place);
+  std::vector<int64_t> group_offset;
+  plan.arena_bytes = assign_offsets(best.groups, base.options.tensor_reuse, &group_offset);
+  plan.live_peak = live_peak(best.groups, n, &plan.live_after);
+  plan.order = std::move(best.order);
+  plan.recomputed = std::move(recomputed);
+  plan.recomputed.resize(n, 0);
+  const Instances& I = best.inst;
+  plan.offset.assign(nv, -1);
+  plan.slot_bytes.assign(nv, 0);
+  plan.in_place_of.assign(nv, -1);
+  for (size_t i = I.value.size(); i-- > 0;) {  // descending: the first instance wins
+    const int v = I.value[i];
+    const Group& grp = best.groups[best.group_of[i]];
+    plan.offset[v] = group_offset[best.group_of[i]];
+    plan.slot_bytes[v] = grp.bytes;
+    plan.in_place_of[v] = best.in_place_of[i] >= 0 ? I.value[best.in_place_of[i]] : -1;
+  }
+  plan.outputs_begin = I.out_begin;
+  plan.output_offset.assign(I.out_inst.size(), -1);
+  plan.output_in_place.assign(I.out_inst.size(), 0);
+  for (size_t k = 0; k < I.out_inst.size(); ++k) {
+    const int i = I.out_inst[k];
+    if (i < 0) continue;
+    plan.output_offset[k] = group_offset[best.group_of[i]];
+    plan.output_in_place[k] = best.in_place_of[i] >= 0;
+    if (best.in_place_of[i] >= 0) plan.in_place_count++;
+  }
+  for (size_t v = 0; v < nv; ++v)
+    if (ctx.planned[v]) plan.naive_bytes += align_up(rec.values[v].bytes);
+
+  plan.step_of_node.assign(nn, -1);
+  for (size_t p = n; p-- > 0;) plan.step_of_node[plan.order[p]] = static_cast<int>(p);
+  plan.last_use_pos.assign(nv, -1);
+  for (size_t p = 0; p < n; ++p)
+    for (int in : g.nodes[plan.order[p]].inputs)
+      if (in >= 0) plan.last_use_pos[in] = static_cast<int>(p);
+  for (int v : g.outputs) plan.last_use_pos[v] = static_cast<int>(n);
+  for (char r : plan.recomputed) plan.recompute_count += r ? 1 : 0;
+  for (int64_t s : rec.node_scratch_bytes) plan.scratch_peak = std::max(plan.scratch_peak, s);
+  return plan;
+}
+
+MemoryPlan plan_memory(const Graph& g, const RunRecord& rec, const PlanOptions& options) {
+  const size_t nn = g.nodes.size();
+  const PlanContext ctx = plan_context(g, rec);
   std::vector<int> graph_order(nn);
   std::iota(graph_order.begin(), graph_order.end(), 0);
 
-  MemoryPlan plan;
-  plan.options = options;
+  MemoryPlan base;
+  base.options = options;
   // The reference bound: graph order, no in-place, perfect packing.
-  plan.in_order_bound = evaluate(g, rec, graph_order, root, is_output, false).peak;
+  base.in_order_bound = evaluate(g, rec, graph_order, ctx.root, ctx.is_output, false).peak;
 
-  Evaluated best = evaluate(g, rec, graph_order, root, is_output, options.in_place);
+  std::vector<int> order = graph_order;
   if (options.reorder && options.tensor_reuse) {
-    Evaluated alt = evaluate(g, rec, memory_aware_order(g, rec, root, is_output), root, is_output,
-                             options.in_place);
-    if (alt.order.size() == nn && alt.peak < best.peak) {
-      best = std::move(alt);
-      plan.reordered = true;
+    const int64_t in_order = steps_live_peak(g, rec, ctx, graph_order, options.in_place);
+    std::vector<int> alt = memory_aware_order(g, rec, ctx.root, ctx.is_output);
+    if (alt.size() == nn && steps_live_peak(g, rec, ctx, alt, options.in_place) < in_order) {
+      order = std::move(alt);
+      base.reordered = true;
     }
   }
-
-  std::vector<int64_t> group_offset;
-  plan.arena_bytes = assign_offsets(best.groups, options.tensor_reuse, &group_offset);
-  plan.live_peak = live_peak(best.groups, nn, &plan.live_after);
-  plan.order = best.order;
-  plan.in_place_of = best.in_place_of;
-  plan.offset.assign(nv, -1);
-  plan.slot_bytes.assign(nv, 0);
-  for (size_t gi = 0; gi < best.groups.size(); ++gi)
-    for (int v : best.groups[gi].members) {
-      plan.offset[v] = group_offset[gi];
-      plan.slot_bytes[v] = best.groups[gi].bytes;
-    }
-  for (size_t v = 0; v < nv; ++v)
-    if (plan.in_place_of[v] >= 0) plan.in_place_count++;
-  for (size_t v = 0; v < nv; ++v)
-    if (planned[v]) plan.naive_bytes += align_up(rec.values[v].bytes);
-
-  plan.step_of_node.assign(nn, -1);
-  for (size_t p = 0; p < nn; ++p) plan.step_of_node[plan.order[p]] = static_cast<int>(p);
-  plan.last_use_pos.assign(nv, -1);
-  for (size_t p = 0; p < nn; ++p)
-    for (int in : g.nodes[plan.order[p]].inputs)
-      if (in >= 0) plan.last_use_pos[in] = static_cast<int>(p);
-  for (int v : g.outputs) plan.last_use_pos[v] = static_cast<int>(nn);
-  for (int64_t s : rec.node_scratch_bytes) plan.scratch_peak = std::max(plan.scratch_peak, s);
-  return plan;
+  return layout_steps(g, rec, ctx, base, std::move(order), {});
 }
 
 }  // namespace tinyai
