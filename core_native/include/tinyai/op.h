@@ -43,7 +43,7 @@ class KernelContext {
   const Tensor* input(size_t i) const { return i < inputs_.size() ? inputs_[i] : nullptr; }
   // Non-null when input i is streamed in pieces (its Tensor then has no data). Only kernels
   // that support it (Gemm and MatMul weights) are ever given one.
-  virtual StreamedInput* streamed_input(size_t i) const { return nullptr; }
+  virtual StreamedInput* streamed_input(size_t /*i*/) const { return nullptr; }
   size_t num_outputs() const { return num_outputs_; }
   bool output_wanted(size_t i) const;
 
