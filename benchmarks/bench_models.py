@@ -7,6 +7,8 @@ time-slicing on a shared machine does not inflate.
     python benchmarks/bench_models.py                     # resnet50, 1 thread
     python benchmarks/bench_models.py --models all --threads 1 2 --runs 10
     python benchmarks/bench_models.py --models squeezenet --level 2   # SIMD level 0..3
+    python benchmarks/bench_models.py --models resnet50 squeezenet --tradeoff 0.5 1.0
+        # per-run packing vs packed conv weights kept across runs, side by side
 """
 from __future__ import annotations
 
@@ -33,35 +35,50 @@ def timed(fn, clock) -> float:
     return clock() - t0
 
 
-def bench(name: str, threads: int, runs: int, warmup: int, level: int) -> dict:
+def bench(name: str, threads: int, runs: int, warmup: int, level: int, tradeoffs) -> list:
+    """One row per memory/speed tradeoff; every session and onnxruntime take turns run by run."""
     path = LIGHT / f"light_{name}.onnx"
     model = tw.load_model(path)
     feeds = synthetic_inputs(model)
-    sess = tw.Session(model, tw.Config(threads=threads, simd_level=level))
+    sessions = [tw.Session(model, tw.Config(threads=threads, simd_level=level,
+                                            memory=tw.MemoryOptimizerConfig(memory_speed_tradeoff=t)))
+                for t in tradeoffs]
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
     ref = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    ours_fn, ort_fn = (lambda: sess.run(feeds)), (lambda: ref.run(None, feeds))
+    ours_fns = [(lambda s=s: s.run(feeds)) for s in sessions]
+    ort_fn = lambda: ref.run(None, feeds)  # noqa: E731
     for _ in range(warmup):
-        ours_fn()
+        for fn in ours_fns:
+            fn()
         ort_fn()
-    ours, theirs, ours_cpu, theirs_cpu = [], [], [], []
+    ours = [[] for _ in sessions]
+    ours_cpu = [[] for _ in sessions]
+    theirs, theirs_cpu = [], []
     for _ in range(runs):
-        ours.append(timed(ours_fn, time.perf_counter))
+        for i, fn in enumerate(ours_fns):
+            ours[i].append(timed(fn, time.perf_counter))
         theirs.append(timed(ort_fn, time.perf_counter))
         if threads == 1:  # both run on this thread at 1 thread
-            ours_cpu.append(timed(ours_fn, time.thread_time))
+            for i, fn in enumerate(ours_fns):
+                ours_cpu[i].append(timed(fn, time.thread_time))
             theirs_cpu.append(timed(ort_fn, time.thread_time))
     out_name = model.outputs[0].name
-    err = float(np.max(np.abs(sess.run(feeds)[out_name] - ref.run([out_name], feeds)[0])))
-    o, t = statistics.median(ours), statistics.median(theirs)
-    row = {"model": name, "threads": threads, "ours_ms": o * 1e3, "ort_ms": t * 1e3,
-           "ratio": o / t, "cpu_ratio": None, "max_abs_err": err}
-    if ours_cpu:
-        row["cpu_ratio"] = statistics.median(ours_cpu) / statistics.median(theirs_cpu)
-    return row
+    expected = ref.run([out_name], feeds)[0]
+    t = statistics.median(theirs)
+    rows = []
+    for i, sess in enumerate(sessions):
+        err = float(np.max(np.abs(sess.run(feeds)[out_name] - expected)))
+        o = statistics.median(ours[i])
+        row = {"model": name, "threads": threads, "tradeoff": tradeoffs[i], "ours_ms": o * 1e3,
+               "ort_ms": t * 1e3, "ratio": o / t, "cpu_ratio": None, "max_abs_err": err,
+               "packed_mib": sess.estimate_memory_usage(feeds)["packed_weight_bytes"] / 2**20}
+        if ours_cpu[i]:
+            row["cpu_ratio"] = statistics.median(ours_cpu[i]) / statistics.median(theirs_cpu)
+        rows.append(row)
+    return rows
 
 
 def geomean(values) -> float:
@@ -75,26 +92,32 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=10, help="timed runs per engine (median)")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--level", type=int, default=3, help="our SIMD optimization level 0..3")
+    p.add_argument("--tradeoff", nargs="+", type=float, default=[0.5],
+                   help="memory_speed_tradeoff values, measured side by side (>= 0.75 keeps "
+                        "packed conv weights across runs)")
     args = p.parse_args()
     models = ALL_MODELS if args.models == ["all"] else args.models
-    print(f"{'model':<14}{'threads':>8}{'ours ms':>12}{'ort ms':>12}{'ours/ort':>10}{'cpu ratio':>11}{'max|err|':>12}",
-          flush=True)
+    print(f"{'model':<14}{'threads':>8}{'tradeoff':>9}{'ours ms':>12}{'ort ms':>12}{'ours/ort':>10}"
+          f"{'cpu ratio':>11}{'max|err|':>12}{'packed MiB':>12}", flush=True)
     rows = []
     for t in args.threads:
         for m in models:
-            r = bench(m, t, args.runs, args.warmup, args.level)
-            rows.append(r)
-            cpu = f"{r['cpu_ratio']:>11.2f}" if r["cpu_ratio"] is not None else f"{'-':>11}"
-            print(f"{r['model']:<14}{r['threads']:>8}{r['ours_ms']:>12.2f}{r['ort_ms']:>12.2f}"
-                  f"{r['ratio']:>10.2f}{cpu}{r['max_abs_err']:>12.2e}", flush=True)
+            for r in bench(m, t, args.runs, args.warmup, args.level, args.tradeoff):
+                rows.append(r)
+                cpu = f"{r['cpu_ratio']:>11.2f}" if r["cpu_ratio"] is not None else f"{'-':>11}"
+                print(f"{r['model']:<14}{r['threads']:>8}{r['tradeoff']:>9.2f}{r['ours_ms']:>12.2f}"
+                      f"{r['ort_ms']:>12.2f}{r['ratio']:>10.2f}{cpu}{r['max_abs_err']:>12.2e}"
+                      f"{r['packed_mib']:>12.1f}", flush=True)
     for t in args.threads:
-        sel = [r for r in rows if r["threads"] == t]
-        line = f"geomean ours/ort at {t} thread(s): {geomean([r['ratio'] for r in sel]):.2f} (wall)"
-        if t == 1:
-            line += f", {geomean([r['cpu_ratio'] for r in sel]):.2f} (cpu time)"
-        print(line)
+        for tr in args.tradeoff:
+            sel = [r for r in rows if r["threads"] == t and r["tradeoff"] == tr]
+            line = (f"geomean ours/ort at {t} thread(s), tradeoff {tr:.2f}: "
+                    f"{geomean([r['ratio'] for r in sel]):.2f} (wall)")
+            if t == 1:
+                line += f", {geomean([r['cpu_ratio'] for r in sel]):.2f} (cpu time)"
+            print(line)
     for m in models:
-        by_t = {r["threads"]: r for r in rows if r["model"] == m}
+        by_t = {r["threads"]: r for r in rows if r["model"] == m and r["tradeoff"] == args.tradeoff[0]}
         if 1 in by_t and 2 in by_t:
             print(f"{m}: 2-thread speedup ours {by_t[1]['ours_ms'] / by_t[2]['ours_ms']:.2f}x, "
                   f"ort {by_t[1]['ort_ms'] / by_t[2]['ort_ms']:.2f}x")

@@ -94,7 +94,11 @@ class Session:
         Keys match stats(): activation_peak_bytes, weight_peak_bytes, scratch_peak_bytes,
         total_peak_bytes; plus the planner's figures (naive_activation_bytes,
         in_order_bound_bytes, live_peak_bytes, minimum_total_bytes, in_place_count,
-        recompute_count, reordered). The first call at a new shape profiles the model once.
+        recompute_count, reordered), keep_arena, and keep_packed_weights / packed_weight_bytes:
+        whether convs keep their GEMM-packed weights across runs (memory_speed_tradeoff >= 0.75
+        with weights resident) and the bytes of those copies (part of weight_peak_bytes).
+        The first call at a new shape profiles the model once; the first under settings that
+        keep packed weights runs the model once to measure them.
         Raises BudgetError (stating the lowest reachable arena) when checkpointing is on and
         ``scheduler.max_activation_memory`` cannot be met.
         """

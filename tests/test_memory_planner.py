@@ -69,16 +69,19 @@ def test_in_place_lowers_live_bytes(light_models):
     assert with_in_place["live_peak_bytes"] < without["live_peak_bytes"]
 
 
+@pytest.mark.parametrize("tradeoff", [0.5, 1.0])  # 1.0 keeps packed conv weights across runs
 @pytest.mark.parametrize("name", ["squeezenet", "resnet50"])
-def test_estimate_matches_measured_total_peak(name, light_models):
+def test_estimate_matches_measured_total_peak(name, tradeoff, light_models):
     model = light_models[name]
     feeds = synthetic_inputs(model)
-    sess = tw.Session(model, _config())
+    sess = tw.Session(model, _config(tradeoff=tradeoff))
     est = sess.estimate_memory_usage(feeds)
     sess.run(feeds)
     measured = sess.stats()["total_peak_bytes"]
     assert abs(est["total_peak_bytes"] - measured) <= 0.05 * measured
     assert sess.stats()["activation_peak_bytes"] == est["activation_peak_bytes"]
+    assert sess.stats()["weight_peak_bytes"] == est["weight_peak_bytes"]
+    assert (est["packed_weight_bytes"] > 0) == (tradeoff >= 0.75)
 
 
 def test_budget_sweep_never_exceeded_and_minimum_runs(light_models):

@@ -14,16 +14,20 @@ from tiny_models import save, tiny_cnn
 pytestmark = pytest.mark.native
 
 
-def test_200_create_run_destroy_cycles_do_not_grow_memory(tmp_path):
+@pytest.mark.parametrize("tradeoff", [0.5, 1.0])  # 1.0: kernels keep packed weights across runs
+def test_200_create_run_destroy_cycles_do_not_grow_memory(tmp_path, tradeoff):
     model = tw.load_model(save(tiny_cnn(), tmp_path / "tiny.onnx"))
     x = np.ones((4, 3, 16, 16), np.float32)
     proc = psutil.Process()
+    config = tw.Config(memory=tw.MemoryOptimizerConfig(memory_speed_tradeoff=tradeoff))
 
     def cycle():
-        sess = tw.Session(model)
+        sess = tw.Session(model, config)
         sess.run({"x": x})
         del sess
 
+    if tradeoff >= 0.75:  # the cycles do hold packed copies
+        assert tw.Session(model, config).estimate_memory_usage({"x": x})["packed_weight_bytes"] > 0
     for _ in range(30):  # warm up allocator pools and caches
         cycle()
     gc.collect()

@@ -143,6 +143,8 @@ py::dict estimate_dict(const MemoryEstimate& m) {
   d["recompute_count"] = m.recompute_count;
   d["reordered"] = m.reordered;
   d["keep_arena"] = m.keep_arena;
+  d["keep_packed_weights"] = m.keep_packed_weights;
+  d["packed_weight_bytes"] = m.packed_weight_bytes;
   d["scratch_measured"] = m.scratch_measured;
   d["layer_peak_bytes"] = m.layer_peak_bytes;
   return d;

@@ -59,4 +59,13 @@ struct SessionConfig {
   int threads = 0;  // 0 = physical cores
 };
 
+// Tradeoff table row (README): at or above this memory_speed_tradeoff, with weights resident
+// (not streamed by the progressive loader), kernels keep packed copies of their constant
+// weights across runs -- counted as Weight memory -- instead of repacking them every run.
+constexpr float kKeepPackedWeightsTradeoff = 0.75f;
+inline bool keep_packed_weights(const SessionConfig& c) {
+  return c.memory.memory_speed_tradeoff >= kKeepPackedWeightsTradeoff &&
+         c.loader.max_memory_usage == 0;
+}
+
 }  // namespace tinyai

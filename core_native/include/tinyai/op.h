@@ -12,6 +12,7 @@
 #include "tinyai/config.h"
 #include "tinyai/errors.h"
 #include "tinyai/graph.h"
+#include "tinyai/memory.h"
 #include "tinyai/tensor.h"
 
 namespace tinyai {
@@ -42,7 +43,7 @@ class KernelContext {
   const Tensor* input(size_t i) const { return i < inputs_.size() ? inputs_[i] : nullptr; }
   // Non-null when input i is streamed in pieces (its Tensor then has no data). Only kernels
   // that support it (Gemm and MatMul weights) are ever given one.
-  virtual StreamedInput* streamed_input(size_t i) const { return nullptr; }
+  virtual StreamedInput* streamed_input(size_t /*i*/) const { return nullptr; }
   size_t num_outputs() const { return num_outputs_; }
   bool output_wanted(size_t i) const;
 
@@ -52,6 +53,16 @@ class KernelContext {
   virtual Tensor& output_alias(size_t i, size_t input_index, const Shape& shape) = 0;
   // Scratch memory for the duration of this node (im2col, packed panels, ...).
   virtual void* scratch(size_t bytes) = 0;
+  // A tracked buffer (Weight memory, counted against the budget) the kernel may keep across
+  // runs for data derived only from constant input `from_input`: packed weights. Null when the
+  // session keeps no such copies (see keep_packed_weights in config.h) or that input is not a
+  // resident constant; the kernel then does the work per run. The kernel owns the buffer and
+  // must drop it in drop_persistent().
+  virtual BufferPtr persistent(size_t bytes, size_t from_input) {
+    (void)bytes;
+    (void)from_input;
+    return nullptr;
+  }
 
   // The session's configuration in effect for this run (SIMD level, cache blocking, ...).
   const SessionConfig& config() const { return *config_; }
@@ -85,6 +96,8 @@ class OpKernel {
  public:
   virtual ~OpKernel() = default;
   virtual void run(KernelContext& ctx) = 0;
+  // Free what persistent() handed out: the session's settings no longer allow keeping it.
+  virtual void drop_persistent() {}
 };
 
 using KernelFactory = std::function<std::unique_ptr<OpKernel>(const Node&)>;

@@ -69,6 +69,10 @@ struct MemoryEstimate {
   int recompute_count = 0;             // steps that re-run a node for a dropped activation
   bool reordered = false;
   bool keep_arena = true;
+  // Conv weights packed for the GEMM kept across runs (tradeoff >= 0.75, weights resident);
+  // their bytes are part of weight_peak_bytes.
+  bool keep_packed_weights = false;
+  int64_t packed_weight_bytes = 0;
   bool scratch_measured = false;
   std::vector<int64_t> layer_peak_bytes;  // per layer: max live intermediates during its steps
 };
@@ -115,6 +119,7 @@ class Session {
   void index_constants();
   bool streaming() const { return config_.loader.max_memory_usage != 0; }
   int64_t total_weight_bytes() const;
+  int64_t packed_weight_bytes() const;  // live packed copies kernels keep across runs
   void preload_weights();
   void check_inputs(const std::map<std::string, Tensor>& inputs) const;
   std::string signature(const std::map<std::string, Tensor>& inputs) const;
@@ -155,6 +160,10 @@ class Session {
   std::map<std::string, std::unique_ptr<PlanEntry>> plans_;
   std::string last_signature_;
   BufferPtr arena_;  // kept between runs when the tradeoff favours speed
+  // Packed weight copies kernels hold across runs (KernelContext::persistent), for counting;
+  // measured once every kernel has run under the configuration in effect.
+  std::vector<std::weak_ptr<Buffer>> packed_;
+  bool packed_measured_ = false;
 
   // Stepping state.
   std::vector<TensorPtr> step_values_;

@@ -1,5 +1,6 @@
 #include "executor/node_context.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "executor/weight_streaming.h"
@@ -107,6 +108,23 @@ void* NodeContext::scratch(size_t bytes) {
   if (scratch_per_node_) (*scratch_per_node_)[node_index_] += static_cast<int64_t>(bytes);
   scratch_.push_back(std::make_shared<Buffer>(tracker_, MemCategory::Scratch, bytes));
   return scratch_.back()->data();
+}
+
+BufferPtr NodeContext::persistent(size_t bytes, size_t from_input) {
+  if (!held_ || bytes == 0) return nullptr;
+  // Only a constant's bytes stay the same from run to run: the loader's Weight buffers hold
+  // nothing else (activations and graph inputs live elsewhere).
+  const Tensor* src = input(from_input);
+  if (!src || !src->buffer || src->buffer->category() != MemCategory::Weight ||
+      streamed_input(from_input))
+    return nullptr;
+  check_budget(bytes, "packed weights kept across runs");
+  auto buf = std::make_shared<Buffer>(tracker_, MemCategory::Weight, bytes);
+  held_->erase(std::remove_if(held_->begin(), held_->end(),
+                              [](const std::weak_ptr<Buffer>& b) { return b.expired(); }),
+               held_->end());
+  held_->push_back(buf);
+  return buf;
 }
 
 void NodeContext::collect_outputs(std::vector<TensorPtr>& values, const std::vector<int>& last_use) {

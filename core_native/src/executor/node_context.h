@@ -26,12 +26,16 @@ class NodeContext final : public KernelContext {
   void measure_scratch_into(std::vector<int64_t>* per_node) { scratch_per_node_ = per_node; }
   // Refuse any allocation that would take the tracked total above `budget` bytes (0 = off).
   void enforce_budget(size_t budget) { budget_ = budget; }
+  // Allow persistent() (the session keeps packed weights): each buffer handed out is listed
+  // in `held` so the session can count the live ones in its estimate.
+  void keep_persistent_in(std::vector<std::weak_ptr<Buffer>>* held) { held_ = held; }
 
   void prepare(int node_index, const Node& node, const std::vector<TensorPtr>& values,
                const std::vector<int>& last_use);
   Tensor& output(size_t i, DType dtype, const Shape& shape) override;
   Tensor& output_alias(size_t i, size_t input_index, const Shape& shape) override;
   void* scratch(size_t bytes) override;
+  BufferPtr persistent(size_t bytes, size_t from_input) override;
   StreamedInput* streamed_input(size_t i) const override {
     return i < streams_.size() ? streams_[i] : nullptr;
   }
@@ -53,6 +57,7 @@ class NodeContext final : public KernelContext {
   RunRecord* record_ = nullptr;
   std::vector<int64_t>* scratch_per_node_ = nullptr;
   size_t budget_ = 0;
+  std::vector<std::weak_ptr<Buffer>>* held_ = nullptr;  // null: persistent() refuses
   int node_index_ = -1;
   bool plan_mismatch_ = false;
   std::vector<StreamedInput*> streams_;  // per input: its pieces when streamed (weight_streaming.h)

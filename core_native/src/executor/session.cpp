@@ -100,6 +100,13 @@ int64_t Session::total_weight_bytes() const {
   return total;
 }
 
+int64_t Session::packed_weight_bytes() const {
+  int64_t total = 0;
+  for (const auto& b : packed_)
+    if (auto live = b.lock()) total += static_cast<int64_t>(live->size());
+  return total;
+}
+
 void Session::preload_weights() {
   for (size_t l = 0; l < graph_->layers.size(); ++l)
     if (weights_->blob(l).nbytes && !loader_->load_layer(static_cast<int>(l)))
@@ -251,6 +258,13 @@ void Session::apply_pending_config() {
     // Checkpointing exists to lower the activation peak: a re-plan must not inherit a larger
     // arena (it is also freed before the run's peaks are reset).
     if (!keep_arena(config_) || config_.scheduler.enable_checkpointing) arena_.reset();
+    // Kept packed weights may no longer match (SIMD level, blocking): the next estimate
+    // measures them again; when the settings no longer keep them at all, free them now.
+    packed_measured_ = false;
+    if (!keep_packed_weights(config_)) {
+      for (auto& k : kernels_) k->drop_persistent();
+      packed_.clear();
+    }
   }
   if (config_.threads != pool_threads_) {  // also when estimate() applied the config
     pool_.reset();  // join the old workers first
@@ -326,7 +340,10 @@ Session::PlanEntry& Session::plan_for(const std::map<std::string, Tensor>& input
       e = &store_entry(sig, std::move(fresh));
     }
   }
-  if (measure_scratch && !e->scratch_measured) execute(inputs, e, nullptr, 0);
+  // Packed weights kept across runs are measured like scratch: by running once.
+  if (measure_scratch &&
+      (!e->scratch_measured || (keep_packed_weights(config_) && !packed_measured_)))
+    execute(inputs, e, nullptr, 0);
   return *e;
 }
 
@@ -355,6 +372,9 @@ MemoryEstimate Session::estimate_for(const PlanEntry& e) const {
   }
   if (streaming())
     weights = std::min<int64_t>(weights, static_cast<int64_t>(config_.loader.max_memory_usage));
+  m.keep_packed_weights = keep_packed_weights(config_);
+  m.packed_weight_bytes = m.keep_packed_weights ? packed_weight_bytes() : 0;
+  weights += m.packed_weight_bytes;  // resident copies of weights
   m.activation_peak_bytes = p.arena_bytes;
   m.weight_peak_bytes = weights;
   m.scratch_peak_bytes = p.scratch_peak;
@@ -388,7 +408,12 @@ void Session::enforce_budget(const PlanEntry& e) const {
   std::string msg = "memory budget " + mib(static_cast<int64_t>(budget)) +
                     " is too small: this input shape needs " + mib(m.total_peak_bytes) +
                     " with the current settings (activations " + mib(m.activation_peak_bytes) +
-                    ", weights " + mib(m.weight_peak_bytes) + ", scratch " +
+                    ", weights " + mib(m.weight_peak_bytes) +
+                    (m.packed_weight_bytes ? " of which " + mib(m.packed_weight_bytes) +
+                                                 " packed copies kept while the memory/speed "
+                                                 "tradeoff is >= 0.75"
+                                           : std::string()) +
+                    ", scratch " +
                     mib(m.scratch_peak_bytes) + ", outputs " + mib(m.output_bytes) +
                     "); the minimum feasible budget is " + mib(m.minimum_total_bytes) +
                     " (tensor reuse + in-place ops)" +
@@ -484,6 +509,7 @@ std::map<std::string, TensorPtr> Session::execute(const std::map<std::string, Te
   std::vector<TensorPtr> values = fresh_values(inputs);
   NodeContext ctx(tracker_, is_output_);
   ctx.set_runtime(&config_, pool_.get());
+  if (keep_packed_weights(config_)) ctx.keep_persistent_in(&packed_);
   ctx.enforce_budget(budget);
   std::vector<int64_t> scratch(g.nodes.size(), 0);
   ctx.measure_scratch_into(&scratch);
@@ -554,6 +580,7 @@ std::map<std::string, TensorPtr> Session::execute(const std::map<std::string, Te
     live_peak = std::max(live_peak, live);
   }
   if (!plan) live_peak_bytes_.store(live_peak);
+  if (keep_packed_weights(config_)) packed_measured_ = true;  // every kernel has run
   PlanEntry* measured = plan ? entry : profile;
   for (size_t i = 0; i < scratch.size(); ++i)  // scratch is measured, never predicted
     measured->record.node_scratch_bytes[i] = std::max(measured->record.node_scratch_bytes[i], scratch[i]);
@@ -604,6 +631,7 @@ std::map<std::string, TensorPtr> Session::execute_layer(int layer) {
                          ", not " + std::to_string(layer));
   NodeContext ctx(tracker_, is_output_);
   ctx.set_runtime(&config_, pool_.get());
+  if (keep_packed_weights(config_)) ctx.keep_persistent_in(&packed_);
   current_layer_.store(layer);
   for (int ni : g.layers[layer].nodes) {
     const Node& node = g.nodes[ni];

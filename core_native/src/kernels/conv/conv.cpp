@@ -6,6 +6,7 @@
 // unpadded kernels are a GEMM on the input as is; everything else is im2col + GEMM per group,
 // chunked over output positions so the column matrix stays bounded.
 #include <algorithm>
+#include <vector>
 
 #include "kernels/conv/conv_attributes.h"
 #include "kernels/conv/im2col.h"
@@ -110,7 +111,7 @@ class Conv final : public OpKernel {
       planes(0, tasks);
   }
 
-  static void run_gemm(KernelContext& ctx, const Problem& p) {
+  void run_gemm(KernelContext& ctx, const Problem& p) {
     const int64_t K = p.group_channels * p.geo.kernel_size();
     const int64_t in_plane = p.geo.image_size(), out_plane = p.geo.grid_size();
     const int64_t channels = p.groups * p.group_channels, maps = p.groups * p.group_maps;
@@ -122,19 +123,22 @@ class Conv final : public OpKernel {
     const GemmRuntime rt = gemm_runtime(ctx, SimdOp::Conv);
     void* workspace = ctx.scratch(sgemm_workspace_bytes(rt, p.group_maps, chunk, K));
     ThreadPool* pool = ctx.pool();
-    // Pack each group's weights once per run instead of once per GEMM call (per image, column
-    // chunk, column block and thread): costs the packed weights in scratch, so only when the
-    // memory/speed tradeoff leans to speed and the packing is reused.
+    const std::vector<PackedA>* kept = kept_packing(ctx, rt, p, K);
+    // Otherwise pack each group's weights once per run instead of once per GEMM call (per
+    // image, column chunk, column block and thread): costs the packed weights in scratch, so
+    // only when the memory/speed tradeoff leans to speed and the packing is reused.
     const int64_t chunks = (out_plane + chunk - 1) / chunk;
     const bool reused = p.batch * chunks > 1 || (pool && pool->size() > 1) || out_plane > 512;
     const size_t packed_bytes = sgemm_packed_a_bytes(rt, p.group_maps, K);
-    const bool prepack = reused && packed_bytes > 0 && packed_bytes <= kMaxPackedWeightBytes &&
+    const bool prepack = !kept && reused && packed_bytes > 0 &&
+                         packed_bytes <= kMaxPackedWeightBytes &&
                          ctx.config().memory.memory_speed_tradeoff >= 0.5f;
     void* packed_buffer = prepack ? ctx.scratch(packed_bytes) : nullptr;
 
     for (int64_t g = 0; g < p.groups; ++g) {
       const float* w_g = p.w + g * p.group_maps * K;
       PackedA packed;
+      if (kept) packed = (*kept)[static_cast<size_t>(g)];
       if (prepack) packed = sgemm_pack_a(rt, false, p.group_maps, K, 1.f, w_g, K, packed_buffer);
       // The bias and activation are applied in the GEMM's store (once per output element).
       GemmEpilogue ep;
@@ -175,7 +179,54 @@ class Conv final : public OpKernel {
     });
   }
 
+  // Every group's weights packed under the runtime they were packed for, kept across runs
+  // while the session allows it (KernelContext::persistent).
+  struct KeptPacking {
+    BufferPtr buffer;
+    const float* w = nullptr;
+    int64_t groups = 0, M = 0, K = 0;
+    Isa isa = Isa::Scalar;
+    int kc = 0;
+    std::vector<PackedA> per_group;
+  };
+
+  // The kept packing for this run, repacked when the weights' address or shape or the ISA or
+  // K blocking changed (set_config between runs); null when the session keeps none or the
+  // GEMM reads the weights in place.
+  const std::vector<PackedA>* kept_packing(KernelContext& ctx, const GemmRuntime& rt,
+                                           const Problem& p, int64_t K) {
+    const KeptPacking& k = kept_;
+    if (k.buffer && k.w == p.w && k.groups == p.groups && k.M == p.group_maps && k.K == K &&
+        k.isa == rt.isa && k.kc == rt.kc)
+      return &k.per_group;
+    kept_ = KeptPacking{};  // free the stale copy before its replacement is allocated
+    const size_t per_group = sgemm_packed_a_bytes(rt, p.group_maps, K);
+    if (per_group == 0 || per_group > kMaxPackedWeightBytes) return nullptr;
+    BufferPtr buffer = ctx.persistent(per_group * static_cast<size_t>(p.groups), /*from_input=*/1);
+    if (!buffer) return nullptr;
+    KeptPacking fresh;
+    for (int64_t g = 0; g < p.groups; ++g)
+      fresh.per_group.push_back(sgemm_pack_a(rt, false, p.group_maps, K, 1.f,
+                                             p.w + g * p.group_maps * K, K,
+                                             static_cast<char*>(buffer->data()) +
+                                                 static_cast<size_t>(g) * per_group));
+    fresh.buffer = std::move(buffer);
+    fresh.w = p.w;
+    fresh.groups = p.groups;
+    fresh.M = p.group_maps;
+    fresh.K = K;
+    fresh.isa = rt.isa;
+    fresh.kc = rt.kc;
+    kept_ = std::move(fresh);
+    return &kept_.per_group;
+  }
+
+ public:
+  void drop_persistent() override { kept_ = KeptPacking{}; }
+
+ private:
   ConvAttributes attrs_;
+  KeptPacking kept_;
 };
 
 }  // namespace
