@@ -27,12 +27,14 @@ struct Case {
   float alpha, beta;
   bool row_bias, col_bias, relu;
   int64_t kc;  // K block: smaller than K exercises the K-block accumulation
+  bool addend = false;  // the fused residual input Z, added before the activation
 };
 
 // C = op of `k` on a copy of C0; returns C.
 std::vector<float> run(const GemmKernel& k, const Case& c, const std::vector<float>& A,
                        const std::vector<float>& B, const std::vector<float>& C0,
-                       const std::vector<float>& rb, const std::vector<float>& cb) {
+                       const std::vector<float>& rb, const std::vector<float>& cb,
+                       const std::vector<float>& z) {
   std::vector<float> C = C0;
   GemmCall call;
   call.g = GemmArgs{c.ta, c.tb, c.M, c.N, c.K, c.alpha, A.data(), c.ta ? c.M : c.K,
@@ -40,6 +42,7 @@ std::vector<float> run(const GemmKernel& k, const Case& c, const std::vector<flo
   call.bl = Blocking{4 * k.mr, c.kc, 4 * k.nr};
   call.ep.row_bias = c.row_bias ? rb.data() : nullptr;
   call.ep.col_bias = c.col_bias ? cb.data() : nullptr;
+  call.ep.addend = c.addend ? z.data() : nullptr;
   call.ep.activation = c.relu ? GemmActivation::Relu : GemmActivation::None;
   std::vector<char> ws(workspace_bytes(c.M, c.N, c.K, call.bl, k.mr, k.nr) + c.N * 4 + 64);
   call.workspace = ws.data();
@@ -48,21 +51,22 @@ std::vector<float> run(const GemmKernel& k, const Case& c, const std::vector<flo
 }
 
 bool check_gemm(const Case& c) {
-  std::vector<float> A(c.M * c.K), B(c.K * c.N), C0(c.M * c.N), rb(c.M), cb(c.N);
+  std::vector<float> A(c.M * c.K), B(c.K * c.N), C0(c.M * c.N), rb(c.M), cb(c.N), z(c.M * c.N);
   for (auto& x : A) x = rnd();
   for (auto& x : B) x = rnd();
   for (auto& x : C0) x = rnd();
   for (auto& x : rb) x = rnd();
   for (auto& x : cb) x = rnd();
-  const std::vector<float> ref = run(gemm_kernel_scalar(), c, A, B, C0, rb, cb);
-  const std::vector<float> got = run(kGemmNeon, c, A, B, C0, rb, cb);
+  for (auto& x : z) x = rnd();
+  const std::vector<float> ref = run(gemm_kernel_scalar(), c, A, B, C0, rb, cb, z);
+  const std::vector<float> got = run(kGemmNeon, c, A, B, C0, rb, cb, z);
   double worst = 0;
   for (size_t i = 0; i < ref.size(); ++i) worst = std::fmax(worst, std::fabs(ref[i] - got[i]));
   const double tol = 1e-5 * (c.K + 1);  // summation order differs: relative to K terms of |1|
   const bool ok = worst <= tol;
-  std::printf("%s gemm M=%lld N=%lld K=%lld ta=%d tb=%d beta=%g bias=%d%d relu=%d kc=%lld max_err=%.3g\n",
+  std::printf("%s gemm M=%lld N=%lld K=%lld ta=%d tb=%d beta=%g bias=%d%d relu=%d z=%d kc=%lld max_err=%.3g\n",
               ok ? "ok  " : "FAIL", (long long)c.M, (long long)c.N, (long long)c.K, c.ta, c.tb, c.beta,
-              c.row_bias, c.col_bias, c.relu, (long long)c.kc, worst);
+              c.row_bias, c.col_bias, c.relu, c.addend, (long long)c.kc, worst);
   return ok;
 }
 
@@ -110,6 +114,7 @@ int main() {
       {64, 48, 100, false, true, 1.f, 0.25f, true, false, true, 32},   // row bias + relu, beta
       {19, 100, 33, true, false, 2.f, 0.f, false, true, false, 8},     // col bias, alpha
       {96, 96, 96, false, false, 1.f, 0.f, true, true, true, 40},      // several blocks, all epilogues
+      {37, 29, 53, false, false, 1.f, 0.f, false, true, true, 16, true},  // residual Z + relu, edges
   };
   bool ok = true;
   for (const Case& c : cases) ok &= check_gemm(c);

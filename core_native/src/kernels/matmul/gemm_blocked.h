@@ -111,6 +111,20 @@ struct BlockedGemm {
     const float* col_bias;  // already offset to the tile's first column (or null)
     const float* addend;    // already offset to the tile's origin, leading dimension ldc
     bool relu;
+
+    // One element of an edge tile: beta * C plus the epilogue, in the vector path's order.
+    // Shared by every ISA's micro-kernel so the edge tiles cannot drift from the full ones.
+    float finish_element(float acc, int64_t i, int64_t j) const {
+      const float* c = C + i * ldc;
+      float v = beta == 0.f ? acc : acc + beta * c[j];
+      if (last) {
+        if (row_bias) v += row_bias[i];
+        if (col_bias) v += col_bias[j];
+        if (addend) v += addend[i * ldc + j];
+        if (relu) v = v > 0.f ? v : 0.f;
+      }
+      return v;
+    }
   };
 
   static vec finish(vec v, const Tile& t, int i, int j) {
@@ -173,16 +187,7 @@ struct BlockedGemm {
       for (int j = 0; j < NV; ++j) store(&tile[i][j * VW], acc[i][j]);
     for (int64_t i = 0; i < t.m; ++i) {
       float* c = t.C + i * t.ldc;
-      for (int64_t j = 0; j < t.n; ++j) {
-        float v = t.beta == 0.f ? tile[i][j] : tile[i][j] + t.beta * c[j];
-        if (t.last) {
-          if (t.row_bias) v += t.row_bias[i];
-          if (t.col_bias) v += t.col_bias[j];
-          if (t.addend) v += t.addend[i * t.ldc + j];
-          if (t.relu) v = v > 0.f ? v : 0.f;
-        }
-        c[j] = v;
-      }
+      for (int64_t j = 0; j < t.n; ++j) c[j] = t.finish_element(tile[i][j], i, j);
     }
   }
 

@@ -30,6 +30,7 @@ inline float32x4_t neon_finish(float32x4_t v, const float* c, const NeonGemm::Ti
   if (!t.last) return v;
   if (t.row_bias) v = vaddq_f32(v, vdupq_n_f32(t.row_bias[i]));
   if (t.col_bias) v = vaddq_f32(v, vld1q_f32(t.col_bias + 4 * j));
+  if (t.addend) v = vaddq_f32(v, vld1q_f32(t.addend + i * t.ldc + 4 * j));
   if (t.relu) v = vmaxq_f32(v, vdupq_n_f32(0.f));
   return v;
 }
@@ -92,15 +93,7 @@ void NeonGemm::micro_kernel(int64_t kc, const float* __restrict a, const float* 
     for (int j = 0; j < 3; ++j) vst1q_f32(&tile[i][4 * j], acc[i][j]);
   for (int64_t i = 0; i < t.m; ++i) {
     float* c = t.C + i * t.ldc;
-    for (int64_t j = 0; j < t.n; ++j) {
-      float v = t.beta == 0.f ? tile[i][j] : tile[i][j] + t.beta * c[j];
-      if (t.last) {
-        if (t.row_bias) v += t.row_bias[i];
-        if (t.col_bias) v += t.col_bias[j];
-        if (t.relu) v = v > 0.f ? v : 0.f;
-      }
-      c[j] = v;
-    }
+    for (int64_t j = 0; j < t.n; ++j) c[j] = t.finish_element(tile[i][j], i, j);
   }
 }
 
