@@ -195,12 +195,18 @@ void sgemm(const GemmRuntime& rt, bool trans_a, bool trans_b, int64_t M, int64_t
   const int64_t units = split_n ? n_units : m_units;
   const int64_t unit = split_n ? k.nr : k.mr;
   const size_t slice = slice_bytes(k, call.bl, M, N, K);
+  // Exactly one part per thread (fewer when there are fewer units), each with its own
+  // workspace slice: the workspace holds `threads` slices.
   std::atomic<int> next_slice{0};
-  rt.pool->parallel_for(units, (units + threads - 1) / threads, [&](int64_t u0, int64_t u1) {
-    GemmCall part = split_n ? sub_call(call, 0, M, u0 * unit, std::min(N, u1 * unit) - u0 * unit)
-                            : sub_call(call, u0 * unit, std::min(M, u1 * unit) - u0 * unit, 0, N);
-    part.workspace = static_cast<char*>(workspace) + slice * static_cast<size_t>(next_slice++);
-    run_one(k, part, rt.fuse);
+  const int64_t parts = std::min<int64_t>(threads, units);
+  rt.pool->parallel_for(parts, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t q = p0; q < p1; ++q) {
+      const int64_t u0 = units * q / parts, u1 = units * (q + 1) / parts;
+      GemmCall part = split_n ? sub_call(call, 0, M, u0 * unit, std::min(N, u1 * unit) - u0 * unit)
+                              : sub_call(call, u0 * unit, std::min(M, u1 * unit) - u0 * unit, 0, N);
+      part.workspace = static_cast<char*>(workspace) + slice * static_cast<size_t>(next_slice++);
+      run_one(k, part, rt.fuse);
+    }
   });
 }
 

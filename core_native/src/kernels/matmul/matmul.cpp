@@ -103,9 +103,14 @@ class MatMul final : public OpKernel {
       run_batches(0, batches, ws);
       return;
     }
+    // One part per thread, each with its own workspace slice (a ceil-sized grain would let
+    // the pool's floor(n / grain) collapse an odd count into one inline chunk).
     std::atomic<int> next_slice{0};
-    rt.pool->parallel_for(batches, (batches + threads - 1) / threads, [&](int64_t i0, int64_t i1) {
-      run_batches(i0, i1, ws + slice * static_cast<size_t>(next_slice++));
+    const int64_t parts = std::min<int64_t>(threads, batches);
+    rt.pool->parallel_for(parts, 1, [&](int64_t p0, int64_t p1) {
+      for (int64_t q = p0; q < p1; ++q)
+        run_batches(batches * q / parts, batches * (q + 1) / parts,
+                    ws + slice * static_cast<size_t>(next_slice++));
     });
   }
 
