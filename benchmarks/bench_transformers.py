@@ -72,6 +72,11 @@ def bench(model_path: Path, threads: int, runs: int, warmup: int) -> dict:
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
+    # onnxruntime's intra-op workers spin after each run; with the engines taking turns in one
+    # process they would hold a core through our next run (measured here: our 2-thread
+    # resnet50 ran at 1 thread's speed). Spinning off costs onnxruntime nothing measurable
+    # on this model (44-50 ms either way at 2 threads).
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
     ref = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
