@@ -104,3 +104,35 @@ def test_pooling_splits_planes_over_threads(tmp_path, op, attrs):
     for name in outputs:
         np.testing.assert_array_equal(two[name], one[name], err_msg=name)
         np.testing.assert_allclose(two[name], ref[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize("op", ["Add", "Mul", "Sum"])
+@pytest.mark.parametrize("a_shape,b_shape", [
+    ([3, 5, 67, 131], [3, 5, 67, 131]),  # same shapes: one long run split across threads
+    ([2, 128, 384], [384]),              # bias row: many runs, split by run ranges
+    ([4, 24, 37, 41], [1, 24, 1, 1]),    # channel broadcast: runs start mid-way in outer dims
+    ([5, 1, 7001], [3, 1]),              # both operands broadcast, outer dims of mixed sizes
+    ([1, 300000], []),                   # scalar operand
+])
+def test_binary_elementwise_splits_output_over_threads(tmp_path, op, a_shape, b_shape):
+    # Above the parallel threshold the output is split into disjoint ranges; every element
+    # must come out exactly as on one thread and as onnxruntime computes it.
+    from onnx import TensorProto, helper
+
+    from onnx_reference import ort_run
+
+    node = helper.make_node(op, ["a", "b"], ["y"])
+    graph = helper.make_graph([node], "binary", [
+        helper.make_tensor_value_info("a", TensorProto.FLOAT, a_shape),
+        helper.make_tensor_value_info("b", TensorProto.FLOAT, b_shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    proto.ir_version = 8
+    model = _save(proto, tmp_path)
+    rng = np.random.default_rng(3)
+    feeds = {"a": rng.standard_normal(a_shape).astype(np.float32),
+             "b": rng.standard_normal(b_shape).astype(np.float32)}
+    one = tw.Session(model, tw.Config(threads=1)).run(feeds)["y"]
+    two = tw.Session(model, tw.Config(threads=2)).run(feeds)["y"]
+    np.testing.assert_array_equal(two, one)
+    np.testing.assert_allclose(two, ort_run(proto, feeds)["y"], rtol=1e-6, atol=1e-6)

@@ -11,11 +11,13 @@
 // e.g. Pow's exponent), kNonzeroIntDivisor (integer B must not contain 0), and
 // align_b() (how B lines up with A; PRelu's old channel rule).
 #pragma once
+#include <algorithm>
 #include <type_traits>
 #include <utility>
 
 #include "kernels/elementwise/broadcast.h"
 #include "kernels/elementwise/dtype_dispatch.h"
+#include "tinyai/thread_pool.h"
 
 namespace tinyai {
 
@@ -35,20 +37,41 @@ void binary_run(const F& f, const TA* a, const TB* b, TO* o, int64_t n) {
   for (int64_t i = 0; i < n; ++i) o[i] = static_cast<TO>(f(a[i * SA], b[i * SB]));
 }
 
+// Below this many output elements a binary op runs on the calling thread: waking a worker
+// costs more than the loop (a residual Add of a BERT block is 98K elements, ResNet's 200K+).
+constexpr int64_t kMinParallelBinaryElements = 1 << 15;
+
 // out[i] = f(a, b) over the broadcast of a_shape and b_shape into out_shape. `a`/`o` may be
-// the same buffer when a_shape == out_shape (variadic ops fold into their output).
+// the same buffer when a_shape == out_shape (variadic ops fold into their output). With a
+// pool, large outputs are split into disjoint output ranges (results identical: every
+// element is computed the same way, only by another thread).
 template <class F, class TA, class TB, class TO>
 void binary_broadcast(const F& f, const TA* a, const Shape& a_shape, const TB* b,
-                      const Shape& b_shape, TO* o, const Shape& out_shape) {
+                      const Shape& b_shape, TO* o, const Shape& out_shape,
+                      ThreadPool* pool = nullptr) {
   const BroadcastPlan plan = plan_broadcast(out_shape, {&a_shape, &b_shape});
   using Run = void (*)(const F&, const TA*, const TB*, TO*, int64_t);
   static constexpr Run runs[2][2] = {{binary_run<0, 0, F, TA, TB, TO>, binary_run<0, 1, F, TA, TB, TO>},
                                      {binary_run<1, 0, F, TA, TB, TO>, binary_run<1, 1, F, TA, TB, TO>}};
-  const Run run = runs[plan.inner_stride(0) != 0][plan.inner_stride(1) != 0];
-  for_each_inner_run(plan, [&](const std::array<int64_t, kMaxBroadcastOperands>& off,
-                               int64_t out_off, int64_t n) {
-    run(f, a + off[0], b + off[1], o + out_off, n);
-  });
+  const int64_t sa = plan.inner_stride(0) != 0, sb = plan.inner_stride(1) != 0;
+  const Run run = runs[sa][sb];
+  auto one_run = [&](const std::array<int64_t, kMaxBroadcastOperands>& off, int64_t out_off,
+                     int64_t n) { run(f, a + off[0], b + off[1], o + out_off, n); };
+  const int64_t total = shape_numel(out_shape), n = plan.inner();
+  if (!pool || pool->size() < 2 || total < kMinParallelBinaryElements || n == 0) {
+    for_each_inner_run(plan, one_run);
+    return;
+  }
+  const int64_t num_runs = total / n;
+  if (num_runs >= 2) {
+    const int64_t grain = std::max<int64_t>(1, (kMinParallelBinaryElements / 2) / n);
+    pool->parallel_for(num_runs, grain,
+                       [&](int64_t r0, int64_t r1) { for_each_inner_run_in(plan, r0, r1, one_run); });
+  } else {  // one long run (same shapes, or a scalar operand): split it
+    pool->parallel_for(n, kMinParallelBinaryElements / 2, [&](int64_t i0, int64_t i1) {
+      run(f, a + i0 * sa, b + i0 * sb, o + i0, i1 - i0);
+    });
+  }
 }
 
 template <class T> bool contains_zero(const Tensor& t) {
@@ -88,7 +111,7 @@ class BinaryKernel final : public OpKernel {
             if (contains_zero<TB>(*b)) ctx.fail("integer division by zero");
           Tensor& out = ctx.output(0, dtype_of<TO>(), out_shape);
           binary_broadcast(f_, a->ptr<TA>(), a->shape, b->ptr<TB>(), b_shape, out.ptr<TO>(),
-                           out_shape);
+                           out_shape, ctx.pool());
         }
       });
     });

@@ -61,6 +61,34 @@ void for_each_inner_run(const BroadcastPlan& plan, Run&& run) {
   }
 }
 
+// As for_each_inner_run, for the runs [first, last) only (run r starts at output element
+// r * plan.inner()), so disjoint ranges of runs can go to different threads.
+template <class Run>
+void for_each_inner_run_in(const BroadcastPlan& plan, int64_t first, int64_t last, Run&& run) {
+  const size_t rank = plan.dims.size();
+  const size_t nk = plan.num_operands;
+  const int64_t n = plan.inner();
+  std::array<int64_t, kMaxBroadcastOperands> off{};
+  std::vector<int64_t> idx(rank, 0);
+  int64_t rest = first;  // mixed-radix digits of `first` over the outer dims
+  for (size_t d = rank - 1; d-- > 0;) {
+    idx[d] = rest % plan.dims[d];
+    rest /= plan.dims[d];
+    for (size_t k = 0; k < nk; ++k) off[k] += idx[d] * plan.strides[d][k];
+  }
+  for (int64_t r = first; r < last; ++r) {
+    run(off, r * n, n);
+    for (size_t d = rank - 1; d-- > 0;) {
+      if (++idx[d] < plan.dims[d]) {
+        for (size_t k = 0; k < nk; ++k) off[k] += plan.strides[d][k];
+        break;
+      }
+      for (size_t k = 0; k < nk; ++k) off[k] -= plan.strides[d][k] * (plan.dims[d] - 1);
+      idx[d] = 0;
+    }
+  }
+}
+
 // Copies `src` (shape src_shape) broadcast into the contiguous `dst` of shape dst_shape.
 template <class T>
 void broadcast_copy(const T* src, const Shape& src_shape, T* dst, const Shape& dst_shape) {

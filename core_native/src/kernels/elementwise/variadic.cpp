@@ -57,10 +57,10 @@ class VariadicKernel final : public OpKernel {
         std::memcpy(o, ins[0]->data, out.nbytes());
       } else {
         binary_broadcast(f_, ins[0]->ptr<T>(), ins[0]->shape, ins[1]->ptr<T>(), ins[1]->shape,
-                         o, out_shape);
+                         o, out_shape, ctx.pool());
         for (size_t k = 2; k < ins.size(); ++k)
           binary_broadcast(f_, static_cast<const T*>(o), out_shape, ins[k]->ptr<T>(),
-                           ins[k]->shape, o, out_shape);
+                           ins[k]->shape, o, out_shape, ctx.pool());
       }
       if constexpr (F::kMean) {
         const T count = static_cast<T>(ins.size());
