@@ -35,34 +35,10 @@ Shape broadcast_all(const Node& node, const std::vector<const Shape*>& shapes);
 // (or a shape they broadcast to unidirectionally).
 BroadcastPlan plan_broadcast(const Shape& out_shape, const std::vector<const Shape*>& in_shapes);
 
-// Calls run(offsets, out_offset, n) for every innermost run, where offsets[k] is operand k's
-// element offset at the start of the run and n == plan.inner(). Runs are visited in output
-// order, so out_offset advances by n each call.
-template <class Run>
-void for_each_inner_run(const BroadcastPlan& plan, Run&& run) {
-  const size_t rank = plan.dims.size();
-  const size_t nk = plan.num_operands;
-  const int64_t n = plan.inner();
-  const int64_t total = shape_numel(plan.out_shape);
-  if (total == 0) return;
-  std::array<int64_t, kMaxBroadcastOperands> off{};
-  std::vector<int64_t> idx(rank, 0);
-  for (int64_t out = 0; out < total; out += n) {
-    run(off, out, n);
-    // Odometer over the outer dims; offsets are updated incrementally, never recomputed.
-    for (size_t d = rank - 1; d-- > 0;) {
-      if (++idx[d] < plan.dims[d]) {
-        for (size_t k = 0; k < nk; ++k) off[k] += plan.strides[d][k];
-        break;
-      }
-      for (size_t k = 0; k < nk; ++k) off[k] -= plan.strides[d][k] * (plan.dims[d] - 1);
-      idx[d] = 0;
-    }
-  }
-}
-
-// As for_each_inner_run, for the runs [first, last) only (run r starts at output element
-// r * plan.inner()), so disjoint ranges of runs can go to different threads.
+// Calls run(offsets, out_offset, n) for the innermost runs [first, last) (run r starts at
+// output element r * n, n == plan.inner()), where offsets[k] is operand k's element offset
+// at the start of the run. Runs are visited in output order; disjoint ranges of runs can go
+// to different threads.
 template <class Run>
 void for_each_inner_run_in(const BroadcastPlan& plan, int64_t first, int64_t last, Run&& run) {
   const size_t rank = plan.dims.size();
@@ -87,6 +63,14 @@ void for_each_inner_run_in(const BroadcastPlan& plan, int64_t first, int64_t las
       idx[d] = 0;
     }
   }
+}
+
+// Calls run(offsets, out_offset, n) for every innermost run, in output order.
+template <class Run>
+void for_each_inner_run(const BroadcastPlan& plan, Run&& run) {
+  const int64_t total = shape_numel(plan.out_shape);
+  if (total == 0) return;
+  for_each_inner_run_in(plan, 0, total / plan.inner(), run);
 }
 
 // Copies `src` (shape src_shape) broadcast into the contiguous `dst` of shape dst_shape.
