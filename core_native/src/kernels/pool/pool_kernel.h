@@ -1,10 +1,12 @@
 // One kernel class for every pooling op: geometry from PoolGeometry, arithmetic from a
-// Reducer (max, average, Lp), optional argmax Indices output for MaxPool.
+// Reducer (max, average, Lp), optional argmax Indices output for MaxPool. The reducers' row
+// loops come from the per-ISA table pool_row_kernels() (CONV family switch).
 #pragma once
 #include <memory>
 
 #include "kernels/pool/pool_geometry.h"
 #include "kernels/pool/pool_loop_scalar.h"
+#include "kernels/pool/pool_rows.h"
 #include "tinyai/thread_pool.h"
 
 namespace tinyai {
@@ -34,18 +36,20 @@ class PoolKernel : public OpKernel {
                   out_plane = w.out_plane();
     const float* xp = x.ptr<float>();
     float* yp = y.ptr<float>();
+    Reducer reducer = reducer_;
+    reducer.rows = &pool_row_kernels(select_isa(ctx.config(), SimdOp::Conv));
     // Planes are independent: a chunk of planes per task. Each result is computed exactly as
     // on one thread, so thread counts agree bit for bit.
     auto chunk = [&](int64_t p0, int64_t p1) {
       if (global_) {
-        global_pool_scalar(xp + p0 * in_plane, yp + p0, p1 - p0, in_plane, reducer_);
+        global_pool_scalar(xp + p0 * in_plane, yp + p0, p1 - p0, in_plane, reducer);
         return;
       }
       PoolWindows part = w;
       part.batch = 1;
       part.channels = p1 - p0;
       pool_scalar(xp + p0 * in_plane, yp + p0 * out_plane,
-                  indices ? indices + p0 * out_plane : nullptr, part, reducer_);
+                  indices ? indices + p0 * out_plane : nullptr, part, reducer);
     };
     ThreadPool* pool = ctx.pool();
     if (pool && pool->size() > 1 && planes > 1 && planes * in_plane >= kMinParallelPoolWork)

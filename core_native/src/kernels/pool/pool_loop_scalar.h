@@ -3,16 +3,22 @@
 // which has no per-output dependency chain and vectorises; border outputs, and MaxPool when
 // it must report argmax indices, fold their in-bounds taps one output at a time.
 //
-// Reducer interface:
+// Reducer interface (rows: the per-ISA row loops the reducer uses):
 //   void begin(); void add(float v, int64_t pos); float finish(int64_t valid, int64_t padded);
 //       one window: tap values with their plane-local row-major index; in-input and
 //       in-input+pads tap counts
 //   int64_t arg() const;                          (only if kTracksArg) winning position
+//   const PoolRowKernels* rows;
 //   void row_init(float* acc, int64_t n) const;
 //   void row_add(float* acc, const float* src, int64_t n, int64_t stride) const;
+//       fold input values (Lp applies |v|^p here)
+//   void row_merge(float* acc, const float* src, int64_t n, int64_t stride) const;
+//       fold partial results produced by row_add (max, or a plain sum)
 //   void row_finish(float* acc, int64_t n, int64_t valid, int64_t padded) const;
 //   float reduce_plane(const float* x, int64_t n) const;   global pooling of n values
 #pragma once
+#include <vector>
+
 #include "kernels/pool/pool_geometry.h"
 
 namespace tinyai {
@@ -73,6 +79,12 @@ void pool_scalar(const float* x, float* y, int64_t* arg_out, const PoolWindows& 
     while (full_hi < a2.out && full(full_hi)) ++full_hi;
     if (full_hi - full_lo < kMinPoolRow) full_lo = full_hi = 0;
   }
+  // Input columns the full outputs read, and a buffer for their kernel rows folded together.
+  const int64_t span = full_hi > full_lo ? (full_hi - full_lo - 1) * a2.stride +
+                                               (a2.kernel - 1) * a2.dilation + 1
+                                         : 0;
+  std::vector<float> column_buffer(static_cast<size_t>(span));
+  float* column = column_buffer.data();
 
   for (int64_t p = 0; p < planes; ++p) {
     const float* xp = x + p * in_plane;
@@ -94,12 +106,23 @@ void pool_scalar(const float* x, float* y, int64_t* arg_out, const PoolWindows& 
         if (full_hi > full_lo) {
           float* acc = y + oi + full_lo;
           const int64_t n = full_hi - full_lo;
+          const int64_t first_col = a2.start[static_cast<size_t>(full_lo)];
           r.row_init(acc, n);
-          for_each_row([&](int64_t row) {
-            const float* src = xp + row + a2.start[static_cast<size_t>(full_lo)];
+          if (rows_valid > 1) {
+            // Fold the kernel rows first with unit stride over the span the outputs read
+            // (vectorises, and a kernel row is read once instead of once per inner tap),
+            // then combine the inner taps: k2 strided passes instead of rows x k2.
+            r.row_init(column, span);
+            for_each_row([&](int64_t row) { r.row_add(column, xp + row + first_col, span, 1); });
             for (int64_t k2 = 0; k2 < a2.kernel; ++k2)
-              r.row_add(acc, src + k2 * a2.dilation, n, a2.stride);
-          });
+              r.row_merge(acc, column + k2 * a2.dilation, n, a2.stride);
+          } else {
+            for_each_row([&](int64_t row) {
+              const float* src = xp + row + first_col;
+              for (int64_t k2 = 0; k2 < a2.kernel; ++k2)
+                r.row_add(acc, src + k2 * a2.dilation, n, a2.stride);
+            });
+          }
           r.row_finish(acc, n, rows_valid * a2.kernel, rows_padded * a2.kernel);
         }
 

@@ -11,6 +11,7 @@ namespace {
 
 struct MaxReducer {
   static constexpr bool kTracksArg = true;
+  const PoolRowKernels* rows = &kPoolRowsBaseline;
   float best = 0.f;
   int64_t best_pos = -1;
   void begin() {
@@ -31,7 +32,10 @@ struct MaxReducer {
     std::fill(acc, acc + n, std::numeric_limits<float>::lowest());
   }
   void row_add(float* acc, const float* src, int64_t n, int64_t stride) const {
-    pool_row_apply(acc, src, n, stride, [](float a, float v) { return v > a ? v : a; });
+    rows->max(acc, src, n, stride);
+  }
+  void row_merge(float* acc, const float* src, int64_t n, int64_t stride) const {
+    rows->max(acc, src, n, stride);
   }
   void row_finish(float*, int64_t, int64_t, int64_t) const {}
   float reduce_plane(const float* x, int64_t n) const {
@@ -42,6 +46,7 @@ struct MaxReducer {
 
 struct AverageReducer {
   static constexpr bool kTracksArg = false;
+  const PoolRowKernels* rows = &kPoolRowsBaseline;
   bool count_include_pad = false;
   float sum = 0.f;
   void begin() { sum = 0.f; }
@@ -53,7 +58,10 @@ struct AverageReducer {
 
   void row_init(float* acc, int64_t n) const { std::fill(acc, acc + n, 0.f); }
   void row_add(float* acc, const float* src, int64_t n, int64_t stride) const {
-    pool_row_apply(acc, src, n, stride, [](float a, float v) { return a + v; });
+    rows->sum(acc, src, n, stride);
+  }
+  void row_merge(float* acc, const float* src, int64_t n, int64_t stride) const {
+    rows->sum(acc, src, n, stride);
   }
   void row_finish(float* acc, int64_t n, int64_t valid, int64_t padded) const {
     const int64_t count = count_include_pad ? padded : valid;
@@ -69,6 +77,7 @@ struct AverageReducer {
 
 struct LpReducer {
   static constexpr bool kTracksArg = false;
+  const PoolRowKernels* rows = &kPoolRowsBaseline;
   float p = 2.f;
   float sum = 0.f;
   void begin() { sum = 0.f; }
@@ -87,6 +96,9 @@ struct LpReducer {
     else
       pool_row_apply(acc, src, n, stride,
                      [q = p](float a, float v) { return a + std::pow(std::fabs(v), q); });
+  }
+  void row_merge(float* acc, const float* src, int64_t n, int64_t stride) const {
+    rows->sum(acc, src, n, stride);
   }
   void row_finish(float* acc, int64_t n, int64_t, int64_t) const {
     for (int64_t i = 0; i < n; ++i) acc[i] = root(acc[i]);

@@ -1,0 +1,27 @@
+// The pooling row loops (max and sum of a strided input row into an accumulator row), one
+// build per ISA (pool_rows_baseline.cpp, pool_rows_avx2.cpp, pool_rows_avx512.cpp) from
+// the same plain loops in pool_rows_impl.h, chosen by pool_row_kernels(isa). Pooling
+// follows the CONV family's SIMD switch: it is the other spatial-window op.
+#pragma once
+#include <cstdint>
+
+#include "simd/dispatch.h"
+
+namespace tinyai {
+
+struct PoolRowKernels {
+  // acc[i] = max(acc[i], src[i * stride]) for i < n (NaN in src leaves acc unchanged).
+  void (*max)(float* acc, const float* src, int64_t n, int64_t stride);
+  // acc[i] += src[i * stride] for i < n.
+  void (*sum)(float* acc, const float* src, int64_t n, int64_t stride);
+};
+
+// The table for `isa` (Scalar and Baseline share the portable build).
+const PoolRowKernels& pool_row_kernels(Isa isa);
+
+extern const PoolRowKernels kPoolRowsBaseline;
+// Built on x86-64 only, with their own target flags (TINYAI_X86_KERNELS).
+extern const PoolRowKernels kPoolRowsAvx2;
+extern const PoolRowKernels kPoolRowsAvx512;
+
+}  // namespace tinyai

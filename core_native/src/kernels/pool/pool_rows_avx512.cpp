@@ -1,0 +1,10 @@
+// Pooling row loops built with -mavx512f (CMakeLists.txt); reached only after cpuid said the
+// CPU has it.
+#include "kernels/pool/pool_rows.h"
+#include "kernels/pool/pool_rows_impl.h"
+
+namespace tinyai {
+
+const PoolRowKernels kPoolRowsAvx512{&pool_rows::max, &pool_rows::sum};
+
+}  // namespace tinyai
