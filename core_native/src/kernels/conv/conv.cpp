@@ -3,8 +3,9 @@
 // an optional 4th input Z shaped like the output (a residual Add) and an `activation`
 // (Relu); Y = act(conv(X, W) + B + Z), applied as each output is stored.
 // Three paths: groups with one input channel (depthwise) convolve directly; 1x1 / stride 1 /
-// unpadded kernels are a GEMM on the input as is; everything else is im2col + GEMM per group,
-// chunked over output positions so the column matrix stays bounded.
+// unpadded kernels are a GEMM on the input as is; everything else is im2col + GEMM per group:
+// the vector GEMMs pack patches straight into their B panels as they go, the scalar
+// reference reads a column matrix chunked over output positions so it stays bounded.
 #include <algorithm>
 #include <vector>
 
@@ -115,12 +116,15 @@ class Conv final : public OpKernel {
     const int64_t K = p.group_channels * p.geo.kernel_size();
     const int64_t in_plane = p.geo.image_size(), out_plane = p.geo.grid_size();
     const int64_t channels = p.groups * p.group_channels, maps = p.groups * p.group_maps;
-    const bool direct = p.geo.is_identity();
-    const int64_t chunk = direct ? out_plane : column_chunk(K, out_plane);
-    float* col = direct ? nullptr
-                        : static_cast<float*>(ctx.scratch(static_cast<size_t>(K * chunk) *
-                                                          sizeof(float)));
     const GemmRuntime rt = gemm_runtime(ctx, SimdOp::Conv);
+    const bool direct = p.geo.is_identity();
+    // Vector GEMMs take the patches straight into their packed panels; the scalar reference
+    // reads a column matrix, built in bounded chunks of output positions.
+    const bool panels = !direct && sgemm_takes_b_packer(rt);
+    const int64_t chunk = direct || panels ? out_plane : column_chunk(K, out_plane);
+    float* col = direct || panels ? nullptr
+                                  : static_cast<float*>(ctx.scratch(
+                                        static_cast<size_t>(K * chunk) * sizeof(float)));
     void* workspace = ctx.scratch(sgemm_workspace_bytes(rt, p.group_maps, chunk, K));
     ThreadPool* pool = ctx.pool();
     const std::vector<PackedA>* kept = kept_packing(ctx, rt, p, K);
@@ -155,6 +159,16 @@ class Conv final : public OpKernel {
                 y_g, out_plane, workspace, ep_n, &packed);
           continue;
         }
+        if (panels) {
+          const PatchSource source{&p.geo, x_g};
+          GemmBPacker packer;
+          packer.pack = &PatchSource::pack;
+          packer.self = &source;
+          ep_n.addend = z_g;
+          sgemm_packed_b(rt, p.group_maps, out_plane, K, 1.f, w_g, K, packer, 0.f, y_g,
+                         out_plane, workspace, ep_n, &packed);
+          continue;
+        }
         for (int64_t j0 = 0; j0 < out_plane; j0 += chunk) {
           const int64_t cols = std::min(chunk, out_plane - j0);
           im2col_parallel(pool, p.geo, p.group_channels, x_g, j0, cols, col);
@@ -165,6 +179,17 @@ class Conv final : public OpKernel {
       }
     }
   }
+
+  // One image's patches as the GEMM's B, packed block by block (im2col_panels).
+  struct PatchSource {
+    const PatchGeometry* geo;
+    const float* image;
+    static void pack(const void* self, int64_t k0, int64_t kc, int64_t j0, int64_t n, int nr,
+                     float* dst) {
+      const auto* s = static_cast<const PatchSource*>(self);
+      im2col_panels(*s->geo, s->image, k0, kc, j0, n, nr, dst);
+    }
+  };
 
   // im2col split over input channels (each channel's rows of the column matrix are disjoint).
   static void im2col_parallel(ThreadPool* pool, const PatchGeometry& geo, int64_t channels,

@@ -32,6 +32,13 @@ struct PatchGeometry {
 void im2col(const PatchGeometry& geo, int64_t channels, const float* image, int64_t j0,
             int64_t ncols, float* col);
 
+// The same rows (channel, kd, kh, kw) [k0, k0 + kc) x grid columns [j0, j0 + ncols), written
+// straight in the GEMM's packed-B panel layout (GemmBPacker): panels of nr columns, panel p
+// at dst + p * kc * nr, kc rows of nr floats each, columns past ncols zero. The convolution
+// then never materialises the column matrix, and the data is copied once instead of twice.
+void im2col_panels(const PatchGeometry& geo, const float* image, int64_t k0, int64_t kc,
+                   int64_t j0, int64_t ncols, int nr, float* dst);
+
 // The adjoint: adds each column entry into the image position it was read from; taps that
 // fall outside the image are dropped.
 void col2im_add(const PatchGeometry& geo, int64_t channels, const float* col, int64_t j0,

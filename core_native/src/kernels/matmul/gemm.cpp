@@ -63,7 +63,8 @@ GemmCall sub_call(const GemmCall& c, int64_t i0, int64_t m, int64_t j0, int64_t 
   g.M = m;
   g.N = n;
   g.A = c.g.A + (c.g.trans_a ? i0 : i0 * c.g.lda);
-  g.B = c.g.B + (c.g.trans_b ? j0 * c.g.ldb : j0);
+  if (c.g.B) g.B = c.g.B + (c.g.trans_b ? j0 * c.g.ldb : j0);  // null: a B packer
+  s.b_col0 += j0;
   g.C = c.g.C + i0 * c.g.ldc + j0;
   s.packed_a_row0 += i0;
   if (s.ep.row_bias) s.ep.row_bias += i0;
@@ -73,7 +74,7 @@ GemmCall sub_call(const GemmCall& c, int64_t i0, int64_t m, int64_t j0, int64_t 
 }
 
 void run_one(const GemmKernel& k, const GemmCall& call, bool fuse) {
-  if (k.gemv(call)) {
+  if (!call.b_packer && k.gemv(call)) {
     apply_epilogue(call.g.C, call.g.ldc, call.g.M, call.g.N, call.ep);
     return;
   }
@@ -85,6 +86,56 @@ void run_one(const GemmKernel& k, const GemmCall& call, bool fuse) {
   plain.ep = GemmEpilogue{};
   k.run(plain);
   apply_epilogue(call.g.C, call.g.ldc, call.g.M, call.g.N, call.ep);
+}
+
+GemmCall make_call(const GemmRuntime& rt, const GemmArgs& g, void* workspace,
+                   const GemmEpilogue& ep, const PackedA* packed_a) {
+  const GemmKernel& k = kernel_for(rt.isa);
+  GemmCall call;
+  call.g = g;
+  call.bl = blocking_for(k, rt.kc);
+  call.ep = ep;
+  call.prefetch_floats = rt.prefetch_lines * kLineFloats;
+  call.workspace = workspace;
+  if (packed_a && packed_a->data && packed_a->isa == k.isa && packed_a->kc == rt.kc &&
+      packed_a->M == g.M && packed_a->K == g.K) {
+    call.packed_a = packed_a->data;
+    call.packed_a_rows = gemm_detail::round_up(g.M, k.mr);
+  }
+  return call;
+}
+
+void dispatch(const GemmRuntime& rt, const GemmCall& call) {
+  const GemmKernel& k = kernel_for(rt.isa);
+  const int64_t M = call.g.M, N = call.g.N, K = call.g.K;
+  cache_model_record_gemm(k.isa, M, N, K, call.bl.mc, call.bl.kc, call.bl.nc, k.mr, k.nr,
+                          call.g.beta == 0.f);
+
+  const int threads = thread_count(rt);
+  if (threads == 1 || M * N * K < kMinParallelMacs) {
+    run_one(k, call, rt.fuse);
+    return;
+  }
+  // Split the dimension whose split duplicates the smaller packing: threads splitting N each
+  // pack all of A (M x K), threads splitting M each pack all of B (K x N).
+  const int64_t n_units = (N + k.nr - 1) / k.nr, m_units = (M + k.mr - 1) / k.mr;
+  const bool split_n = (M <= N && n_units >= threads) || m_units < threads;
+  const int64_t units = split_n ? n_units : m_units;
+  const int64_t unit = split_n ? k.nr : k.mr;
+  const size_t slice = slice_bytes(k, call.bl, M, N, K);
+  // Exactly one part per thread (fewer when there are fewer units), each with its own
+  // workspace slice: the workspace holds `threads` slices.
+  std::atomic<int> next_slice{0};
+  const int64_t parts = std::min<int64_t>(threads, units);
+  rt.pool->parallel_for(parts, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t q = p0; q < p1; ++q) {
+      const int64_t u0 = units * q / parts, u1 = units * (q + 1) / parts;
+      GemmCall part = split_n ? sub_call(call, 0, M, u0 * unit, std::min(N, u1 * unit) - u0 * unit)
+                              : sub_call(call, u0 * unit, std::min(M, u1 * unit) - u0 * unit, 0, N);
+      part.workspace = static_cast<char*>(call.workspace) + slice * static_cast<size_t>(next_slice++);
+      run_one(k, part, rt.fuse);
+    }
+  });
 }
 
 }  // namespace
@@ -168,46 +219,30 @@ void sgemm(const GemmRuntime& rt, bool trans_a, bool trans_b, int64_t M, int64_t
     apply_epilogue(C, ldc, M, N, ep);
     return;
   }
-  const GemmKernel& k = kernel_for(rt.isa);
-  GemmCall call;
-  call.g = GemmArgs{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc};
-  call.bl = blocking_for(k, rt.kc);
-  call.ep = ep;
-  call.prefetch_floats = rt.prefetch_lines * kLineFloats;
-  call.workspace = workspace;
-  if (packed_a && packed_a->data && packed_a->isa == k.isa && packed_a->kc == rt.kc &&
-      packed_a->M == M && packed_a->K == K) {
-    call.packed_a = packed_a->data;
-    call.packed_a_rows = gemm_detail::round_up(M, k.mr);
-  }
-  cache_model_record_gemm(k.isa, M, N, K, call.bl.mc, call.bl.kc, call.bl.nc, k.mr, k.nr,
-                          beta == 0.f);
+  GemmCall call = make_call(rt, GemmArgs{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta,
+                                         C, ldc},
+                            workspace, ep, packed_a);
+  dispatch(rt, call);
+}
 
-  const int threads = thread_count(rt);
-  if (threads == 1 || M * N * K < kMinParallelMacs) {
-    run_one(k, call, rt.fuse);
+bool sgemm_takes_b_packer(const GemmRuntime& rt) { return kernel_for(rt.isa).isa != Isa::Scalar; }
+
+void sgemm_packed_b(const GemmRuntime& rt, int64_t M, int64_t N, int64_t K, float alpha,
+                    const float* A, int64_t lda, const GemmBPacker& b, float beta, float* C,
+                    int64_t ldc, void* workspace, const GemmEpilogue& ep,
+                    const PackedA* packed_a) {
+  if (!sgemm_takes_b_packer(rt))
+    throw ExecutionError("sgemm_packed_b: the scalar GEMM reads B in place, it cannot take a packer");
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == 0.f) {
+    sgemm(rt, false, false, M, N, 0, 1.f, A, lda, nullptr, N, beta, C, ldc, workspace, ep);
     return;
   }
-  // Split the dimension whose split duplicates the smaller packing: threads splitting N each
-  // pack all of A (M x K), threads splitting M each pack all of B (K x N).
-  const int64_t n_units = (N + k.nr - 1) / k.nr, m_units = (M + k.mr - 1) / k.mr;
-  const bool split_n = (M <= N && n_units >= threads) || m_units < threads;
-  const int64_t units = split_n ? n_units : m_units;
-  const int64_t unit = split_n ? k.nr : k.mr;
-  const size_t slice = slice_bytes(k, call.bl, M, N, K);
-  // Exactly one part per thread (fewer when there are fewer units), each with its own
-  // workspace slice: the workspace holds `threads` slices.
-  std::atomic<int> next_slice{0};
-  const int64_t parts = std::min<int64_t>(threads, units);
-  rt.pool->parallel_for(parts, 1, [&](int64_t p0, int64_t p1) {
-    for (int64_t q = p0; q < p1; ++q) {
-      const int64_t u0 = units * q / parts, u1 = units * (q + 1) / parts;
-      GemmCall part = split_n ? sub_call(call, 0, M, u0 * unit, std::min(N, u1 * unit) - u0 * unit)
-                              : sub_call(call, u0 * unit, std::min(M, u1 * unit) - u0 * unit, 0, N);
-      part.workspace = static_cast<char*>(workspace) + slice * static_cast<size_t>(next_slice++);
-      run_one(k, part, rt.fuse);
-    }
-  });
+  GemmCall call = make_call(rt, GemmArgs{false, false, M, N, K, alpha, A, lda, nullptr, 0, beta,
+                                         C, ldc},
+                            workspace, ep, packed_a);
+  call.b_packer = &b;
+  dispatch(rt, call);
 }
 
 }  // namespace tinyai

@@ -73,6 +73,24 @@ void sgemm(const GemmRuntime& rt, bool trans_a, bool trans_b, int64_t M, int64_t
            float* C, int64_t ldc, void* workspace, const GemmEpilogue& ep = GemmEpilogue{},
            const PackedA* packed_a = nullptr);
 
+// Produces B on the fly instead of reading a materialised matrix (the convolution's
+// im2col): pack(self, k0, kc, j0, n, nr, dst) writes rows [k0, k0+kc) x columns [j0, j0+n)
+// of B into `dst` as ceil(n / nr) panels of kc x nr floats (panel p at dst + p * kc * nr,
+// row-major inside a panel), columns past n set to 0.
+struct GemmBPacker {
+  void (*pack)(const void* self, int64_t k0, int64_t kc, int64_t j0, int64_t n, int nr,
+               float* dst) = nullptr;
+  const void* self = nullptr;
+};
+// Whether sgemm_packed_b can run under `rt` (the scalar reference reads B in place only).
+bool sgemm_takes_b_packer(const GemmRuntime& rt);
+// sgemm with B (K x N) supplied by `b` block by block; same workspace and results as sgemm
+// on the materialised B.
+void sgemm_packed_b(const GemmRuntime& rt, int64_t M, int64_t N, int64_t K, float alpha,
+                    const float* A, int64_t lda, const GemmBPacker& b, float beta, float* C,
+                    int64_t ldc, void* workspace, const GemmEpilogue& ep = GemmEpilogue{},
+                    const PackedA* packed_a = nullptr);
+
 // Bytes sgemm_pack_a needs under `rt`; 0 when the ISA reads A in place (scalar reference).
 size_t sgemm_packed_a_bytes(const GemmRuntime& rt, int64_t M, int64_t K);
 // Packs into `dst` (sgemm_packed_a_bytes bytes, any alignment), split over rt.pool.

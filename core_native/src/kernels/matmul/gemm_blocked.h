@@ -220,7 +220,10 @@ struct BlockedGemm {
         // Later K blocks accumulate onto what the first one wrote.
         const float beta = k0 == 0 ? g.beta : 1.f;
         const bool last = k0 + kc >= g.K;
-        pack_b(g, k0, kc, j0, nc, packed_b);
+        if (call.b_packer)
+          call.b_packer->pack(call.b_packer->self, k0, kc, call.b_col0 + j0, nc, NR, packed_b);
+        else
+          pack_b(g, k0, kc, j0, nc, packed_b);
         for (int64_t i0 = 0; i0 < g.M; i0 += bl.mc) {
           const int64_t mc = min64(bl.mc, g.M - i0);
           const float* pa = packed_a;

@@ -38,6 +38,10 @@ struct GemmCall {
   // packed row `packed_a_row0` of a packing with `packed_a_rows` (a multiple of MR) rows.
   const float* packed_a = nullptr;
   int64_t packed_a_rows = 0, packed_a_row0 = 0;
+  // B produced by a packer instead of read from g.B (null); this call's columns start at
+  // column `b_col0` of the packer's B.
+  const GemmBPacker* b_packer = nullptr;
+  int64_t b_col0 = 0;
 };
 
 // One ISA's GEMM: register tile and entry points. `run` requires M, N, K >= 1, alpha != 0.
