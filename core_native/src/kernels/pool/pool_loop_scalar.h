@@ -12,8 +12,12 @@
 //   void row_init(float* acc, int64_t n) const;
 //   void row_add(float* acc, const float* src, int64_t n, int64_t stride) const;
 //       fold input values (Lp applies |v|^p here)
-//   void row_merge(float* acc, const float* src, int64_t n, int64_t stride) const;
-//       fold partial results produced by row_add (max, or a plain sum)
+//   void fold_rows(float* out, const float* const* rows, int64_t nrows, int64_t n) const;
+//       out = every row folded like row_init + row_add, in one pass
+//   void fold_taps(float* out, const float* col, int64_t n, int64_t stride, int64_t kernel,
+//                  int64_t dilation) const;
+//       out[i] = the partial results col[i * stride + k * dilation] (from fold_rows) combined
+//       (max, or a plain sum), overwriting out
 //   void row_finish(float* acc, int64_t n, int64_t valid, int64_t padded) const;
 //   float reduce_plane(const float* x, int64_t n) const;   global pooling of n values
 #pragma once
@@ -85,6 +89,7 @@ void pool_scalar(const float* x, float* y, int64_t* arg_out, const PoolWindows& 
                                          : 0;
   std::vector<float> column_buffer(static_cast<size_t>(span));
   float* column = column_buffer.data();
+  std::vector<const float*> kernel_rows(static_cast<size_t>(a0.kernel * a1.kernel));
 
   for (int64_t p = 0; p < planes; ++p) {
     const float* xp = x + p * in_plane;
@@ -107,16 +112,16 @@ void pool_scalar(const float* x, float* y, int64_t* arg_out, const PoolWindows& 
           float* acc = y + oi + full_lo;
           const int64_t n = full_hi - full_lo;
           const int64_t first_col = a2.start[static_cast<size_t>(full_lo)];
-          r.row_init(acc, n);
           if (rows_valid > 1) {
             // Fold the kernel rows first with unit stride over the span the outputs read
-            // (vectorises, and a kernel row is read once instead of once per inner tap),
-            // then combine the inner taps: k2 strided passes instead of rows x k2.
-            r.row_init(column, span);
-            for_each_row([&](int64_t row) { r.row_add(column, xp + row + first_col, span, 1); });
-            for (int64_t k2 = 0; k2 < a2.kernel; ++k2)
-              r.row_merge(acc, column + k2 * a2.dilation, n, a2.stride);
+            // (one vectorised pass; a kernel row is read once instead of once per inner
+            // tap), then the inner taps in one more pass.
+            int64_t nrows = 0;
+            for_each_row([&](int64_t row) { kernel_rows[nrows++] = xp + row + first_col; });
+            r.fold_rows(column, kernel_rows.data(), nrows, span);
+            r.fold_taps(acc, column, n, a2.stride, a2.kernel, a2.dilation);
           } else {
+            r.row_init(acc, n);
             for_each_row([&](int64_t row) {
               const float* src = xp + row + first_col;
               for (int64_t k2 = 0; k2 < a2.kernel; ++k2)

@@ -34,8 +34,12 @@ struct MaxReducer {
   void row_add(float* acc, const float* src, int64_t n, int64_t stride) const {
     rows->max(acc, src, n, stride);
   }
-  void row_merge(float* acc, const float* src, int64_t n, int64_t stride) const {
-    rows->max(acc, src, n, stride);
+  void fold_rows(float* out, const float* const* src, int64_t nrows, int64_t n) const {
+    rows->max_rows(out, src, nrows, n);
+  }
+  void fold_taps(float* out, const float* col, int64_t n, int64_t stride, int64_t kernel,
+                 int64_t dilation) const {
+    rows->max_taps(out, col, n, stride, kernel, dilation);
   }
   void row_finish(float*, int64_t, int64_t, int64_t) const {}
   float reduce_plane(const float* x, int64_t n) const {
@@ -60,8 +64,12 @@ struct AverageReducer {
   void row_add(float* acc, const float* src, int64_t n, int64_t stride) const {
     rows->sum(acc, src, n, stride);
   }
-  void row_merge(float* acc, const float* src, int64_t n, int64_t stride) const {
-    rows->sum(acc, src, n, stride);
+  void fold_rows(float* out, const float* const* src, int64_t nrows, int64_t n) const {
+    rows->sum_rows(out, src, nrows, n);
+  }
+  void fold_taps(float* out, const float* col, int64_t n, int64_t stride, int64_t kernel,
+                 int64_t dilation) const {
+    rows->sum_taps(out, col, n, stride, kernel, dilation);
   }
   void row_finish(float* acc, int64_t n, int64_t valid, int64_t padded) const {
     const int64_t count = count_include_pad ? padded : valid;
@@ -97,8 +105,15 @@ struct LpReducer {
       pool_row_apply(acc, src, n, stride,
                      [q = p](float a, float v) { return a + std::pow(std::fabs(v), q); });
   }
-  void row_merge(float* acc, const float* src, int64_t n, int64_t stride) const {
-    rows->sum(acc, src, n, stride);
+  // |v|^p is applied to inputs only: rows are transformed as they are added, taps are summed.
+  void fold_rows(float* out, const float* const* src, int64_t nrows, int64_t n) const {
+    row_init(out, n);
+    for (int64_t r = 0; r < nrows; ++r) row_add(out, src[r], n, 1);
+  }
+  void fold_taps(float* out, const float* col, int64_t n, int64_t stride, int64_t kernel,
+                 int64_t dilation) const {
+    row_init(out, n);
+    for (int64_t k = 0; k < kernel; ++k) rows->sum(out, col + k * dilation, n, stride);
   }
   void row_finish(float* acc, int64_t n, int64_t, int64_t) const {
     for (int64_t i = 0; i < n; ++i) acc[i] = root(acc[i]);

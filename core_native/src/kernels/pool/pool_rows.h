@@ -14,6 +14,15 @@ struct PoolRowKernels {
   void (*max)(float* acc, const float* src, int64_t n, int64_t stride);
   // acc[i] += src[i * stride] for i < n.
   void (*sum)(float* acc, const float* src, int64_t n, int64_t stride);
+  // out[i] = max (sum) over r < nrows of rows[r][i], from lowest (0): one output row's
+  // kernel rows folded in one pass.
+  void (*max_rows)(float* out, const float* const* rows, int64_t nrows, int64_t n);
+  void (*sum_rows)(float* out, const float* const* rows, int64_t nrows, int64_t n);
+  // out[i] = max (sum) over k < kernel of col[i * stride + k * dilation], from lowest (0).
+  void (*max_taps)(float* out, const float* col, int64_t n, int64_t stride, int64_t kernel,
+                   int64_t dilation);
+  void (*sum_taps)(float* out, const float* col, int64_t n, int64_t stride, int64_t kernel,
+                   int64_t dilation);
 };
 
 // The table for `isa` (Scalar and Baseline share the portable build).

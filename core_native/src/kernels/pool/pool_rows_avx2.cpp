@@ -5,6 +5,7 @@
 
 namespace tinyai {
 
-const PoolRowKernels kPoolRowsAvx2{&pool_rows::max, &pool_rows::sum};
+const PoolRowKernels kPoolRowsAvx2{&pool_rows::max,      &pool_rows::sum,      &pool_rows::max_rows,
+                                 &pool_rows::sum_rows, &pool_rows::max_taps, &pool_rows::sum_taps};
 
 }  // namespace tinyai

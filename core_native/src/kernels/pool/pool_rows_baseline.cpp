@@ -4,7 +4,8 @@
 
 namespace tinyai {
 
-const PoolRowKernels kPoolRowsBaseline{&pool_rows::max, &pool_rows::sum};
+const PoolRowKernels kPoolRowsBaseline{&pool_rows::max,      &pool_rows::sum,      &pool_rows::max_rows,
+                                 &pool_rows::sum_rows, &pool_rows::max_taps, &pool_rows::sum_taps};
 
 const PoolRowKernels& pool_row_kernels(Isa isa) {
 #if TINYAI_X86_KERNELS
