@@ -213,7 +213,9 @@ def test_fused_addend_of_the_wrong_shape_is_an_error(tmp_path):
 
 
 def test_broadcasting_add_is_not_fused(tmp_path):
-    proto = _residual("Add", z_shape=[1, 6, 1, 1])
+    # Per channel and per column: neither a Z of the output's shape nor a per-channel bias
+    # (which importer/affine_folding.py would fold into the Conv).
+    proto = _residual("Add", z_shape=[1, 6, 1, IN_SHAPE[-1]])
     model, nodes = _load(tmp_path, proto)
     assert [n["op_type"] for n in nodes] == ["Conv", "Add", "Relu"]
     out = tw.Session(model).run(_feeds())

@@ -1,9 +1,12 @@
-"""Fuse a Relu that follows a Conv into the Conv's store (as onnxruntime's FusedConv does).
+"""Fuse a Relu that follows a Conv or BatchNormalization into that node's store (as
+onnxruntime's FusedConv does for Conv).
 
-Conv → Relu, where the Relu is the only reader of the Conv's output, becomes one Conv with the
-string attribute `activation` = "Relu" (ours, never read from a file: FORMAT.md). The Conv
-kernel applies it as the GEMM stores each output, so the tensor is written once instead of
-written, read back and written again by a separate Relu pass.
+Conv → Relu (or BatchNormalization → Relu), where the Relu is the only reader of the output,
+becomes one node with the string attribute `activation` = "Relu" (ours, never read from a file:
+FORMAT.md). The kernel applies it as it stores each output (the Conv in the GEMM's store), so
+the tensor is written once instead of written, read back and written again by a separate Relu
+pass. BatchNormalization → Relu is what a pre-activation block (DenseNet) runs before each
+Conv, once the Scale that followed the BatchNormalization is folded into it.
 
 The core also accepts a 4th Conv input Z added before the activation (a residual Add/Sum,
 FORMAT.md), but the importer does not write it: fusing ResNet-50's 16 residual Sums that way
@@ -19,10 +22,11 @@ from .ir import Graph
 
 ACTIVATION_ATTR = "activation"
 FUSABLE = ("Relu",)
+PRODUCERS = ("Conv", "BatchNormalization")
 
 
 def _fused_proto(conv, activation, output: str):
-    """A copy of the Conv's NodeProto with the new output (and activation attribute)."""
+    """A copy of the Conv's (BatchNormalization's) NodeProto with the new output (and activation attribute)."""
     proto = type(conv.proto)()
     proto.CopyFrom(conv.proto)
     del proto.output[:]
@@ -33,30 +37,32 @@ def _fused_proto(conv, activation, output: str):
 
 
 def _reject_fused_forms(g: Graph) -> None:
-    """A file's Conv must not already look fused: the kernel would apply what ONNX ignores."""
+    """A file's Conv/BatchNormalization must not already look fused: the kernel would apply
+    what ONNX ignores."""
     for n in g.nodes:
-        if n.op_type != "Conv":
+        if n.op_type not in PRODUCERS:
             continue
         if any(a.name == ACTIVATION_ATTR for a in n.proto.attribute):
-            raise ModelError(f"node '{n.name}' (Conv) has an attribute '{ACTIVATION_ATTR}', which "
-                             "ONNX Conv does not define")
-        if len(n.inputs) > 3:
+            raise ModelError(f"node '{n.name}' ({n.op_type}) has an attribute '{ACTIVATION_ATTR}', "
+                             f"which ONNX {n.op_type} does not define")
+        if n.op_type == "Conv" and len(n.inputs) > 3:
             raise ModelError(f"node '{n.name}' (Conv) has {len(n.inputs)} inputs; ONNX Conv takes "
                              "at most 3 (X, W, B)")
 
 
 def _private_float_conv(g: Graph, value: str, producer, consumers, outputs):
-    """The Conv producing `value` if only one node reads it and it is float32, else None."""
+    """The Conv (or BatchNormalization) producing `value` if only one node reads it and it is
+    float32, else None."""
     ci = producer.get(value)
     if ci is None:
         return None
     conv = g.nodes[ci]
-    if conv.op_type != "Conv" or len(conv.outputs) != 1 or conv.implicit_inputs:
+    if conv.op_type not in PRODUCERS or len(conv.outputs) != 1 or conv.implicit_inputs:
         return None
     if value in outputs or len(consumers.get(value, [])) != 1:
         return None  # the Conv's own values are read elsewhere
     if g.type_of(value)[0] not in (0, 1):
-        return None  # the Conv kernel is float32 only; leave anything else alone
+        return None  # the kernels fuse for float32 only; leave anything else alone
     return ci
 
 

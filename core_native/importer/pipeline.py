@@ -9,6 +9,7 @@ from typing import Optional
 from . import graph_json
 from .conv_fusion import fuse_conv_epilogues
 from .atomic import check_replaceable, staging_dir
+from .affine_folding import fold_channel_affine
 from .bn_folding import fold_batchnorm_into_conv
 from .folding import fold_constants
 from .fusion import fuse_attention
@@ -73,7 +74,9 @@ def convert_model(model, src: Path, out_dir: Path, progress: Optional[ProgressFn
 
     if fold_batchnorm_into_conv(g):
         prune(g)  # the BatchNormalization statistics are no longer read
-    fuse_conv_epilogues(g)  # after BN folding: Conv -> BN -> Relu is Conv -> Relu by now
+    if fold_channel_affine(g):  # Conv/BN -> Mul -> Add (Caffe's Scale) into the Conv/BN
+        prune(g)
+    fuse_conv_epilogues(g)  # after the folds: Conv -> BN -> Scale -> Relu is Conv -> Relu
     fuse_attention(g)
     layers = assign_layers(g)
     with staging_dir(out_dir) as tmp:

@@ -1,9 +1,11 @@
 // BatchNormalization in inference mode: y = (x - mean) / sqrt(var + eps) * scale + B, folded
 // per channel into y = x * a[c] + b[c]. Training mode (batch statistics, updated running
-// stats) is not implemented.
+// stats) is not implemented. A Relu that followed it may be fused at import (our string
+// attribute `activation` = "Relu", importer/conv_fusion.py): applied as each value is stored.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
 
 #include "kernels/elementwise/dtype_dispatch.h"
 #include "kernels/norm/moments.h"
@@ -21,6 +23,13 @@ class BatchNormKernel final : public OpKernel {
   explicit BatchNormKernel(const Node& node)
       : epsilon_(node.attr_float("epsilon", 1e-5f)),
         per_activation_(node.opset < 9 && node.attr_int("spatial", 1) == 0) {
+    const std::string activation = node.attr_string("activation", "");
+    if (activation == "Relu")
+      relu_ = true;
+    else if (!activation.empty())
+      throw UnsupportedOperatorError(node.op_type, node.name,
+                                     "activation '" + activation +
+                                         "' (only Relu is fused into a BatchNormalization)");
     bool extra_outputs = false;
     for (size_t i = 1; i < 5; ++i) extra_outputs |= has_output(node, i);
     // opset 14+: training_mode says it; 7-13: extra outputs mean training; < 7: is_test=0.
@@ -68,7 +77,10 @@ class BatchNormKernel final : public OpKernel {
     auto planes = [&](int64_t p0, int64_t p1) {
       for (int64_t p = p0; p < p1; ++p) {
         const int64_t c = p % channels;
-        affine_run(xp + p * inner, yp + p * inner, inner, ab[c], ab[channels + c]);
+        if (relu_)
+          affine_relu_run(xp + p * inner, yp + p * inner, inner, ab[c], ab[channels + c]);
+        else
+          affine_run(xp + p * inner, yp + p * inner, inner, ab[c], ab[channels + c]);
       }
     };
     // Memory-bound: worth splitting over the pool only for large activations.
@@ -92,6 +104,7 @@ class BatchNormKernel final : public OpKernel {
  private:
   float epsilon_;
   bool per_activation_;
+  bool relu_ = false;
 };
 
 }  // namespace

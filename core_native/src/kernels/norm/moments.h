@@ -45,4 +45,12 @@ inline void affine_run(const float* x, float* y, int64_t n, float a, float b) {
   for (int64_t i = 0; i < n; ++i) y[i] = x[i] * a + b;
 }
 
+// y[i] = max(x[i] * a + b, 0): the affine step with a Relu fused at import.
+inline void affine_relu_run(const float* x, float* y, int64_t n, float a, float b) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i] * a + b;
+    y[i] = v > 0.f ? v : 0.f;
+  }
+}
+
 }  // namespace tinyai
