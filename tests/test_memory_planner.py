@@ -57,9 +57,9 @@ def test_reuse_off_is_the_naive_baseline(light_models):
 
 
 def test_in_place_lowers_live_bytes(light_models):
-    # densenet121's BN -> Mul -> Add -> Relu chains run in place (resnet50's Relu and Sum no
-    # longer exist as nodes: they are fused into its convs at import).
-    model = light_models["densenet121"]
+    # resnet50's residual Sum runs in one of its inputs and the Relu after it in the Sum's
+    # output (densenet121's BN -> Mul -> Add -> Relu chains are folded into one node at import).
+    model = light_models["resnet50"]
     feeds = synthetic_inputs(model)
     sess = tw.Session(model, _config(in_place=False))
     without = sess.estimate_memory_usage(feeds)

@@ -4,13 +4,15 @@
 // (Relu); Y = act(conv(X, W) + B + Z), applied as each output is stored.
 // Three paths: groups with one input channel (depthwise) convolve directly; 1x1 / stride 1 /
 // unpadded kernels are a GEMM on the input as is; everything else is im2col + GEMM per group:
-// the vector GEMMs pack patches straight into their B panels as they go, the scalar
-// reference reads a column matrix chunked over output positions so it stays bounded.
+// the vector GEMMs pack patches straight into their B panels as they go (stride-1 2-D
+// kernels from a padded copy of the image, padded_grid.h), the scalar reference reads a
+// column matrix chunked over output positions so it stays bounded.
 #include <algorithm>
 #include <vector>
 
 #include "kernels/conv/conv_attributes.h"
 #include "kernels/conv/im2col.h"
+#include "kernels/conv/padded_grid.h"
 #include "kernels/matmul/gemm.h"
 #include "tinyai/op.h"
 #include "tinyai/thread_pool.h"
@@ -121,6 +123,12 @@ class Conv final : public OpKernel {
     // Vector GEMMs take the patches straight into their packed panels; the scalar reference
     // reads a column matrix, built in bounded chunks of output positions.
     const bool panels = !direct && sgemm_takes_b_packer(rt);
+    // Stride-1 2-D kernels pack from a padded copy of the image instead (padded_grid.h).
+    const bool grid = panels && !p.z && PaddedGrid::applies(p.geo);
+    if (grid) {
+      run_padded_grid(ctx, rt, p, K);
+      return;
+    }
     const int64_t chunk = direct || panels ? out_plane : column_chunk(K, out_plane);
     float* col = direct || panels ? nullptr
                                   : static_cast<float*>(ctx.scratch(
@@ -179,6 +187,62 @@ class Conv final : public OpKernel {
       }
     }
   }
+
+  // The padded-grid path: per image and group, pad the group's channels once, then GEMM
+  // over chunks of output rows into an extended output and compact it into Y.
+  void run_padded_grid(KernelContext& ctx, const GemmRuntime& rt, const Problem& p, int64_t K) {
+    const PaddedGrid grid = PaddedGrid::plan(p.geo, p.group_channels, p.group_maps);
+    const int64_t in_plane = p.geo.image_size(), out_plane = p.geo.grid_size();
+    const int64_t channels = p.groups * p.group_channels, maps = p.groups * p.group_maps;
+    const int64_t chunk_cols = grid.chunk_columns();
+    auto* padded = static_cast<float*>(
+        ctx.scratch(static_cast<size_t>(grid.padded_floats()) * sizeof(float)));
+    auto* ext = static_cast<float*>(
+        ctx.scratch(static_cast<size_t>(p.group_maps * chunk_cols) * sizeof(float)));
+    void* workspace = ctx.scratch(sgemm_workspace_bytes(rt, p.group_maps, chunk_cols, K));
+    ThreadPool* pool = ctx.pool();
+    const std::vector<PackedA>* kept = kept_packing(ctx, rt, p, K);
+    const size_t packed_bytes = sgemm_packed_a_bytes(rt, p.group_maps, K);
+    // Per-run packing pays off here too: every chunk, image and thread reuses it.
+    const bool prepack = !kept && packed_bytes > 0 && packed_bytes <= kMaxPackedWeightBytes &&
+                         ctx.config().memory.memory_speed_tradeoff >= 0.5f;
+    void* packed_buffer = prepack ? ctx.scratch(packed_bytes) : nullptr;
+    for (int64_t g = 0; g < p.groups; ++g) {
+      const float* w_g = p.w + g * p.group_maps * K;
+      PackedA packed;
+      if (kept) packed = (*kept)[static_cast<size_t>(g)];
+      if (prepack) packed = sgemm_pack_a(rt, false, p.group_maps, K, 1.f, w_g, K, packed_buffer);
+      GemmEpilogue ep;
+      ep.row_bias = p.bias ? p.bias + g * p.group_maps : nullptr;
+      ep.activation = p.activation;
+      for (int64_t n = 0; n < p.batch; ++n) {
+        grid.pad(p.geo, p.x + (n * channels + g * p.group_channels) * in_plane, padded, pool);
+        float* y_g = p.y + (n * maps + g * p.group_maps) * out_plane;
+        for (int64_t oh0 = 0; oh0 < grid.oh; oh0 += grid.row_chunk) {
+          const int64_t rows = std::min(grid.row_chunk, grid.oh - oh0);
+          const GridSource source{&grid, padded, oh0 * grid.wp};
+          GemmBPacker packer;
+          packer.pack = &GridSource::pack;
+          packer.self = &source;
+          sgemm_packed_b(rt, p.group_maps, rows * grid.wp, K, 1.f, w_g, K, packer, 0.f, ext,
+                         rows * grid.wp, workspace, ep, &packed);
+          grid.compact(p.group_maps, ext, oh0, rows, y_g, pool);
+        }
+      }
+    }
+  }
+
+  // A padded image's extended patch matrix as the GEMM's B (columns from e0 on).
+  struct GridSource {
+    const PaddedGrid* grid;
+    const float* padded;
+    int64_t e0;
+    static void pack(const void* self, int64_t k0, int64_t kc, int64_t j0, int64_t n, int nr,
+                     float* dst) {
+      const auto* s = static_cast<const GridSource*>(self);
+      s->grid->pack(s->padded, k0, kc, s->e0 + j0, n, nr, dst);
+    }
+  };
 
   // One image's patches as the GEMM's B, packed block by block (im2col_panels).
   struct PatchSource {
