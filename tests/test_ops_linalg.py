@@ -217,6 +217,10 @@ CONV_CASES = [
     ((1, 3, 9, 10), (5, 3, 3, 3), dict(auto_pad="SAME_LOWER", strides=[2, 3])),
     ((1, 3, 9, 10), (5, 3, 3, 3), dict(auto_pad="VALID", strides=[2, 2])),
     ((1, 3, 9, 10), (5, 3, 3, 3), dict(auto_pad="NOTSET", kernel_shape=[3, 3])),
+    # Wide outputs: the padded-grid path (kernels/conv/padded_grid.h) computes one output row
+    # per GEMM call, stride 1 and stride-phase-split (3 x 2 phases, dilated taps)
+    ((1, 2, 5, 700), (400, 2, 3, 3), dict(pads=[1, 1, 1, 1])),
+    ((2, 2, 11, 1300), (300, 2, 3, 2), dict(pads=[2, 1, 0, 1], strides=[3, 2], dilations=[2, 1])),
 ]
 
 

@@ -4,8 +4,8 @@
 // (Relu); Y = act(conv(X, W) + B + Z), applied as each output is stored.
 // Three paths: groups with one input channel (depthwise) convolve directly; 1x1 / stride 1 /
 // unpadded kernels are a GEMM on the input as is; everything else is im2col + GEMM per group:
-// the vector GEMMs pack patches straight into their B panels as they go (stride-1 2-D
-// kernels from a padded copy of the image, padded_grid.h), the scalar reference reads a
+// the vector GEMMs pack patches straight into their B panels as they go (2-D kernels from a
+// padded, stride-phase-split copy of the image, padded_grid.h), the scalar reference reads a
 // column matrix chunked over output positions so it stays bounded.
 #include <algorithm>
 #include <vector>
@@ -123,7 +123,7 @@ class Conv final : public OpKernel {
     // Vector GEMMs take the patches straight into their packed panels; the scalar reference
     // reads a column matrix, built in bounded chunks of output positions.
     const bool panels = !direct && sgemm_takes_b_packer(rt);
-    // Stride-1 2-D kernels pack from a padded copy of the image instead (padded_grid.h).
+    // 2-D kernels pack from a padded, stride-phase-split copy of the image (padded_grid.h).
     const bool grid = panels && !p.z && PaddedGrid::applies(p.geo);
     if (grid) {
       run_padded_grid(ctx, rt, p, K);
@@ -220,12 +220,12 @@ class Conv final : public OpKernel {
         float* y_g = p.y + (n * maps + g * p.group_maps) * out_plane;
         for (int64_t oh0 = 0; oh0 < grid.oh; oh0 += grid.row_chunk) {
           const int64_t rows = std::min(grid.row_chunk, grid.oh - oh0);
-          const GridSource source{&grid, padded, oh0 * grid.wp};
+          const GridSource source{&grid, padded, oh0 * grid.wq};
           GemmBPacker packer;
           packer.pack = &GridSource::pack;
           packer.self = &source;
-          sgemm_packed_b(rt, p.group_maps, rows * grid.wp, K, 1.f, w_g, K, packer, 0.f, ext,
-                         rows * grid.wp, workspace, ep, &packed);
+          sgemm_packed_b(rt, p.group_maps, rows * grid.wq, K, 1.f, w_g, K, packer, 0.f, ext,
+                         rows * grid.wq, workspace, ep, &packed);
           grid.compact(p.group_maps, ext, oh0, rows, y_g, pool);
         }
       }

@@ -26,50 +26,70 @@ void for_range(ThreadPool* pool, int64_t n, int64_t work, Fn&& fn) {
 
 bool PaddedGrid::applies(const PatchGeometry& geo) {
   return geo.kernel[0] == 1 && geo.image[0] == 1 && geo.grid[0] == 1 && geo.pad[0] == 0 &&
-         geo.stride[1] == 1 && geo.stride[2] == 1 && geo.pad[1] >= 0 && geo.pad[2] >= 0 &&
-         geo.kernel_size() > 1;
+         geo.pad[1] >= 0 && geo.pad[2] >= 0 && geo.stride[1] >= 1 && geo.stride[2] >= 1 &&
+         !geo.is_identity();
 }
 
 PaddedGrid PaddedGrid::plan(const PatchGeometry& geo, int64_t channels, int64_t maps) {
   PaddedGrid g;
   g.channels = channels;
+  g.sh = geo.stride[1];
+  g.sw = geo.stride[2];
   g.oh = geo.grid[1];
   g.ow = geo.grid[2];
-  // Stride 1: the padded extent is exactly what the outputs read.
-  g.hp = g.oh + (geo.kernel[1] - 1) * geo.dilation[1];
-  g.wp = g.ow + (geo.kernel[2] - 1) * geo.dilation[2];
-  g.plane = g.hp * g.wp;
-  g.slack = (geo.kernel[2] - 1) * geo.dilation[2];
+  // The padded extent the outputs read, split into phases (rounded up to whole phase rows).
+  const int64_t hp = (g.oh - 1) * g.sh + (geo.kernel[1] - 1) * geo.dilation[1] + 1;
+  const int64_t wp = (g.ow - 1) * g.sw + (geo.kernel[2] - 1) * geo.dilation[2] + 1;
+  g.hq = (hp + g.sh - 1) / g.sh;
+  g.wq = (wp + g.sw - 1) / g.sw;
+  g.phase_plane = g.hq * g.wq;
+  g.channel_floats = g.sh * g.sw * g.phase_plane;
   for (int64_t kh = 0; kh < geo.kernel[1]; ++kh)
-    for (int64_t kw = 0; kw < geo.kernel[2]; ++kw)
-      g.tap_offset.push_back(kh * geo.dilation[1] * g.wp + kw * geo.dilation[2]);
-  g.row_chunk = std::clamp<int64_t>(kChunkFloats / std::max<int64_t>(1, maps * g.wp), 1, g.oh);
+    for (int64_t kw = 0; kw < geo.kernel[2]; ++kw) {
+      const int64_t dh = kh * geo.dilation[1], dw = kw * geo.dilation[2];
+      const int64_t phase = (dh % g.sh) * g.sw + dw % g.sw;
+      const int64_t offset = phase * g.phase_plane + (dh / g.sh) * g.wq + dw / g.sw;
+      g.tap_offset.push_back(offset);
+      // Extended columns of the last row read up to wq - 1 past the tap's own column.
+      g.slack = std::max(g.slack, offset + g.oh * g.wq - g.channel_floats);
+    }
+  g.row_chunk = std::clamp<int64_t>(kChunkFloats / std::max<int64_t>(1, maps * g.wq), 1, g.oh);
   return g;
 }
 
 void PaddedGrid::pad(const PatchGeometry& geo, const float* x, float* padded,
                      ThreadPool* pool) const {
   const int64_t ih = geo.image[1], iw = geo.image[2], top = geo.pad[1], left = geo.pad[2];
-  // Image columns [c0, c1) land in padded columns [c0 + left, c1 + left) inside [0, wp).
-  const int64_t c0 = 0, c1 = std::min(iw, wp - left);
-  for_range(pool, channels, channels * plane, [&](int64_t a, int64_t b) {
+  for_range(pool, channels, channels * channel_floats, [&](int64_t a, int64_t b) {
     for (int64_t c = a; c < b; ++c) {
-      float* dst = padded + c * plane;
       const float* src = x + c * ih * iw;
-      for (int64_t r = 0; r < hp; ++r) {
-        float* row = dst + r * wp;
-        const int64_t sr = r - top;
-        if (sr < 0 || sr >= ih || c1 <= c0) {
-          std::fill(row, row + wp, 0.f);
-          continue;
+      for (int64_t qh = 0; qh < sh; ++qh)
+        for (int64_t qw = 0; qw < sw; ++qw) {
+          float* plane = padded + c * channel_floats + (qh * sw + qw) * phase_plane;
+          // Phase column j is padded column j * sw + qw, image column j * sw + qw - left:
+          // inside the image for j in [j0, j1).
+          const int64_t first = qw - left;  // image column of j = 0
+          const int64_t j0 = first >= 0 ? 0 : (-first + sw - 1) / sw;
+          const int64_t j1 = std::clamp<int64_t>(iw - first <= 0 ? 0 : (iw - first - 1) / sw + 1, j0, wq);
+          for (int64_t i = 0; i < hq; ++i) {
+            float* row = plane + i * wq;
+            const int64_t r = i * sh + qh - top;  // image row
+            if (r < 0 || r >= ih || j1 <= j0) {
+              std::fill(row, row + wq, 0.f);
+              continue;
+            }
+            std::fill(row, row + j0, 0.f);
+            const float* s = src + r * iw + (j0 * sw + first);  // image column of j0 (>= 0)
+            if (sw == 1)
+              std::memcpy(row + j0, s, static_cast<size_t>(j1 - j0) * sizeof(float));
+            else
+              for (int64_t j = j0; j < j1; ++j) row[j] = s[(j - j0) * sw];
+            std::fill(row + j1, row + wq, 0.f);
+          }
         }
-        std::fill(row, row + left, 0.f);
-        std::memcpy(row + left, src + sr * iw + c0, static_cast<size_t>(c1 - c0) * sizeof(float));
-        std::fill(row + left + (c1 - c0), row + wp, 0.f);
-      }
     }
   });
-  std::fill(padded + channels * plane, padded + channels * plane + slack, 0.f);
+  std::fill(padded + channels * channel_floats, padded + channels * channel_floats + slack, 0.f);
 }
 
 void PaddedGrid::pack(const float* padded, int64_t k0, int64_t kc, int64_t e0, int64_t n,
@@ -80,8 +100,8 @@ void PaddedGrid::pack(const float* padded, int64_t k0, int64_t kc, int64_t e0, i
     float* panel = dst + p0 * kc;
     for (int64_t r = 0; r < kc; ++r) {
       const int64_t k = k0 + r;
-      const float* src = padded + (k / ksize) * plane + tap_offset[static_cast<size_t>(k % ksize)] +
-                         e0 + p0;
+      const float* src = padded + (k / ksize) * channel_floats +
+                         tap_offset[static_cast<size_t>(k % ksize)] + e0 + p0;
       float* out = panel + r * nr;
       std::memcpy(out, src, static_cast<size_t>(width) * sizeof(float));
       if (width < nr) std::fill(out + width, out + nr, 0.f);
@@ -91,11 +111,11 @@ void PaddedGrid::pack(const float* padded, int64_t k0, int64_t kc, int64_t e0, i
 
 void PaddedGrid::compact(int64_t maps, const float* ext, int64_t oh0, int64_t rows, float* y,
                          ThreadPool* pool) const {
-  const int64_t ext_cols = rows * wp, out_plane = oh * ow;
+  const int64_t ext_cols = rows * wq, out_plane = oh * ow;
   for_range(pool, maps, maps * rows * ow, [&](int64_t a, int64_t b) {
     for (int64_t m = a; m < b; ++m)
       for (int64_t r = 0; r < rows; ++r)
-        std::memcpy(y + m * out_plane + (oh0 + r) * ow, ext + m * ext_cols + r * wp,
+        std::memcpy(y + m * out_plane + (oh0 + r) * ow, ext + m * ext_cols + r * wq,
                     static_cast<size_t>(ow) * sizeof(float));
   });
 }
