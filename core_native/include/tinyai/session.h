@@ -123,6 +123,8 @@ class Session {
   void preload_weights();
   void check_inputs(const std::map<std::string, Tensor>& inputs) const;
   std::string signature(const std::map<std::string, Tensor>& inputs) const;
+  // Throws InputError unless 0 <= layer < the number of layers.
+  void check_layer_index(int layer) const;
   void apply_pending_config();
   PlanEntry& plan_for(const std::map<std::string, Tensor>& inputs, bool measure_scratch);
   PlanEntry* find_entry(const std::string& sig);

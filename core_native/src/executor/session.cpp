@@ -222,10 +222,14 @@ std::string Session::signature(const std::map<std::string, Tensor>& inputs) cons
   return o.str();
 }
 
-void Session::set_layer_checkpointing_strategy(int layer, CheckpointStrategy s) {
+void Session::check_layer_index(int layer) const {
   if (layer < 0 || layer >= static_cast<int>(graph_->layers.size()))
     throw InputError("layer index " + std::to_string(layer) + " out of range (the model has " +
                      std::to_string(graph_->layers.size()) + " layers)");
+}
+
+void Session::set_layer_checkpointing_strategy(int layer, CheckpointStrategy s) {
+  check_layer_index(layer);
   if (s != CheckpointStrategy::Keep && s != CheckpointStrategy::Checkpoint &&
       s != CheckpointStrategy::Recompute)
     throw InputError("checkpoint strategy must be KEEP (0), CHECKPOINT (1) or RECOMPUTE (2), got " +
@@ -236,9 +240,7 @@ void Session::set_layer_checkpointing_strategy(int layer, CheckpointStrategy s) 
 }
 
 CheckpointStrategy Session::layer_checkpointing_strategy(int layer) const {
-  if (layer < 0 || layer >= static_cast<int>(graph_->layers.size()))
-    throw InputError("layer index " + std::to_string(layer) + " out of range (the model has " +
-                     std::to_string(graph_->layers.size()) + " layers)");
+  check_layer_index(layer);
   std::lock_guard<std::mutex> lock(config_mutex_);
   return pending_strategies_[static_cast<size_t>(layer)];
 }
