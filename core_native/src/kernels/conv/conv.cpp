@@ -123,11 +123,14 @@ class Conv final : public OpKernel {
     // Vector GEMMs take the patches straight into their packed panels; the scalar reference
     // reads a column matrix, built in bounded chunks of output positions.
     const bool panels = !direct && sgemm_takes_b_packer(rt);
-    // 2-D kernels pack from a padded, stride-phase-split copy of the image (padded_grid.h).
-    const bool grid = panels && !p.z && PaddedGrid::applies(p.geo);
-    if (grid) {
-      run_padded_grid(ctx, rt, p, K);
-      return;
+    // 2-D kernels pack from a padded, stride-phase-split copy of the image (padded_grid.h),
+    // unless its extra columns would cost whole GEMM panels (small images: 13x13 at 3x3).
+    if (panels && !p.z && PaddedGrid::applies(p.geo)) {
+      const PaddedGrid grid = PaddedGrid::plan(p.geo, p.group_channels, p.group_maps);
+      if (grid.fills_panels(gemm_plan_info(rt).nr)) {
+        run_padded_grid(ctx, rt, p, K, grid);
+        return;
+      }
     }
     const int64_t chunk = direct || panels ? out_plane : column_chunk(K, out_plane);
     float* col = direct || panels ? nullptr
@@ -190,8 +193,8 @@ class Conv final : public OpKernel {
 
   // The padded-grid path: per image and group, pad the group's channels once, then GEMM
   // over chunks of output rows into an extended output and compact it into Y.
-  void run_padded_grid(KernelContext& ctx, const GemmRuntime& rt, const Problem& p, int64_t K) {
-    const PaddedGrid grid = PaddedGrid::plan(p.geo, p.group_channels, p.group_maps);
+  void run_padded_grid(KernelContext& ctx, const GemmRuntime& rt, const Problem& p, int64_t K,
+                       const PaddedGrid& grid) {
     const int64_t in_plane = p.geo.image_size(), out_plane = p.geo.grid_size();
     const int64_t channels = p.groups * p.group_channels, maps = p.groups * p.group_maps;
     const int64_t chunk_cols = grid.chunk_columns();

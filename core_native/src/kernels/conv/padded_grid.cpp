@@ -57,6 +57,12 @@ PaddedGrid PaddedGrid::plan(const PatchGeometry& geo, int64_t channels, int64_t 
   return g;
 }
 
+bool PaddedGrid::fills_panels(int nr) const {
+  const auto panels = [nr](int64_t columns) { return (columns + nr - 1) / nr; };
+  const int64_t cols = chunk_columns(), real = row_chunk * ow;
+  return panels(cols) * 10 <= panels(real) * 11;
+}
+
 void PaddedGrid::pad(const PatchGeometry& geo, const float* x, float* padded,
                      ThreadPool* pool) const {
   const int64_t ih = geo.image[1], iw = geo.image[2], top = geo.pad[1], left = geo.pad[2];
