@@ -66,6 +66,7 @@ GemmCall sub_call(const GemmCall& c, int64_t i0, int64_t m, int64_t j0, int64_t 
   g.B = c.g.B + (c.g.trans_b ? j0 * c.g.ldb : j0);
   g.C = c.g.C + i0 * c.g.ldc + j0;
   s.packed_a_row0 += i0;
+  s.packed_b_col0 += j0;
   if (s.ep.row_bias) s.ep.row_bias += i0;
   if (s.ep.col_bias) s.ep.col_bias += j0;
   if (s.ep.addend) s.ep.addend += i0 * c.g.ldc + j0;
@@ -141,6 +142,32 @@ PackedA sgemm_pack_a(const GemmRuntime& rt, bool trans_a, int64_t M, int64_t K, 
   return PackedA{out, M, K, k.isa, rt.kc};
 }
 
+size_t sgemm_packed_b_bytes(const GemmRuntime& rt, int64_t K, int64_t N) {
+  const GemmKernel& k = kernel_for(rt.isa);
+  if (k.isa == Isa::Scalar || K <= 0 || N <= 0) return 0;
+  return static_cast<size_t>(gemm_detail::round_up(N, k.nr) * K) * sizeof(float) +
+         gemm_detail::kWorkspaceAlign;
+}
+
+PackedB sgemm_pack_b(const GemmRuntime& rt, bool trans_b, int64_t K, int64_t N, const float* B,
+                     int64_t ldb, void* dst) {
+  const GemmKernel& k = kernel_for(rt.isa);
+  const Blocking bl = blocking_for(k, rt.kc);
+  auto addr = reinterpret_cast<uintptr_t>(dst);
+  addr = (addr + gemm_detail::kWorkspaceAlign - 1) & ~static_cast<uintptr_t>(gemm_detail::kWorkspaceAlign - 1);
+  float* out = reinterpret_cast<float*>(addr);
+  const GemmArgs g{false, trans_b, 0, N, K, 1.f, nullptr, 0, B, ldb, 0.f, nullptr, 0};
+  const int64_t panels = (N + k.nr - 1) / k.nr;
+  auto pack = [&](int64_t p0, int64_t p1) {
+    k.pack_b_cols(g, bl, p0 * k.nr, std::min(N, p1 * k.nr), out);
+  };
+  if (rt.pool && K * N >= kMinParallelMacs / 8)
+    rt.pool->parallel_for(panels, 1, pack);
+  else
+    pack(0, panels);
+  return PackedB{out, K, N, k.isa, rt.kc};
+}
+
 void apply_epilogue(float* C, int64_t ldc, int64_t M, int64_t N, const GemmEpilogue& ep) {
   if (ep.empty()) return;
   const bool relu = ep.activation == GemmActivation::Relu;
@@ -160,7 +187,7 @@ void apply_epilogue(float* C, int64_t ldc, int64_t M, int64_t N, const GemmEpilo
 void sgemm(const GemmRuntime& rt, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
            float alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
            float* C, int64_t ldc, void* workspace, const GemmEpilogue& ep,
-           const PackedA* packed_a) {
+           const PackedA* packed_a, const PackedB* packed_b) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == 0.f) {  // C = beta * C, then the epilogue
     for (int64_t i = 0; i < M; ++i)
@@ -180,6 +207,11 @@ void sgemm(const GemmRuntime& rt, bool trans_a, bool trans_b, int64_t M, int64_t
     call.packed_a = packed_a->data;
     call.packed_a_rows = gemm_detail::round_up(M, k.mr);
   }
+  if (packed_b && packed_b->data && packed_b->isa == k.isa && packed_b->kc == rt.kc &&
+      packed_b->K == K && packed_b->N == N) {
+    call.packed_b = packed_b->data;
+    call.packed_b_cols = gemm_detail::round_up(N, k.nr);
+  }
   cache_model_record_gemm(k.isa, M, N, K, call.bl.mc, call.bl.kc, call.bl.nc, k.mr, k.nr,
                           beta == 0.f);
 
@@ -189,9 +221,12 @@ void sgemm(const GemmRuntime& rt, bool trans_a, bool trans_b, int64_t M, int64_t
     return;
   }
   // Split the dimension whose split duplicates the smaller packing: threads splitting N each
-  // pack all of A (M x K), threads splitting M each pack all of B (K x N).
+  // pack all of A (M x K), threads splitting M each pack all of B (K x N). A pre-packed B
+  // costs nothing to share, so then M is split (each thread packs only its rows of A).
   const int64_t n_units = (N + k.nr - 1) / k.nr, m_units = (M + k.mr - 1) / k.mr;
-  const bool split_n = (M <= N && n_units >= threads) || m_units < threads;
+  const bool b_only_packed = call.packed_b && !call.packed_a;
+  const bool prefer_n = !b_only_packed && M <= N;
+  const bool split_n = (prefer_n && n_units >= threads) || m_units < threads;
   const int64_t units = split_n ? n_units : m_units;
   const int64_t unit = split_n ? k.nr : k.mr;
   const size_t slice = slice_bytes(k, call.bl, M, N, K);
