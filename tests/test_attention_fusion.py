@@ -129,9 +129,9 @@ CASES = {
 @pytest.mark.native
 @pytest.mark.parametrize("simd_level", [0, 3], ids=["scalar_reference", "gemm_blocks"])
 @pytest.mark.parametrize("case", sorted(CASES))
-@pytest.mark.parametrize("seq", [1, 5, 70])
+@pytest.mark.parametrize("seq", [1, 5, 70, 140])
 def test_pattern_fuses_and_matches_onnxruntime(tmp_path, case, seq, simd_level):
-    """seq 70 spans two 64-row score blocks."""
+    """seq 140 spans two 128-row score blocks."""
     kw = CASES[case]
     path = attention_model(tmp_path / f"{case}.onnx", **kw)
     feeds = _feeds(np.random.default_rng(seq), seq=seq, mask_shape=kw.get("mask_shape"))

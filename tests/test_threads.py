@@ -136,3 +136,61 @@ def test_binary_elementwise_splits_output_over_threads(tmp_path, op, a_shape, b_
     two = tw.Session(model, tw.Config(threads=2)).run(feeds)["y"]
     np.testing.assert_array_equal(two, one)
     np.testing.assert_allclose(two, ort_run(proto, feeds)["y"], rtol=1e-6, atol=1e-6)
+
+
+def _single_node_model(tmp_path, node, inputs, opset=17, initializers=()):
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([node], node.op_type.lower(), [
+        helper.make_tensor_value_info(name, TensorProto.FLOAT, shape) for name, shape in inputs],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in node.output],
+        initializer=list(initializers))
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    proto.ir_version = 8
+    return proto, _save(proto, tmp_path)
+
+
+@pytest.mark.parametrize("shape,perm", [
+    ([2, 128, 12, 32], [0, 2, 1, 3]),  # BERT's head split: rows of 32 under 3 outer dims
+    ([2, 12, 128, 32], [0, 2, 1, 3]),  # and its merge back
+    ([2, 12, 128, 32], [0, 1, 3, 2]),  # K^T: a tiled 2-D transpose per head
+    ([301, 467], [1, 0]),              # one 2-D transpose, no outer dim: split along its rows
+    ([3, 5, 67, 131], [3, 2, 1, 0]),   # every axis moves
+    ([1, 70001], [1, 0]),              # only an extent-1 axis moves: an alias, no copy
+])
+def test_transpose_splits_over_threads(tmp_path, shape, perm):
+    # Above the copy threshold the outer dims go to different threads; every element must
+    # land where numpy puts it, at any thread count.
+    from onnx import helper
+
+    node = helper.make_node("Transpose", ["x"], ["y"], perm=perm)
+    _, model = _single_node_model(tmp_path, node, [("x", shape)])
+    x = np.random.default_rng(4).standard_normal(shape).astype(np.float32)
+    want = np.transpose(x, perm)
+    for threads in (1, 2, 3):
+        got = tw.Session(model, tw.Config(threads=threads)).run({"x": x})["y"]
+        np.testing.assert_array_equal(got, want, err_msg=f"{threads} threads")
+
+
+@pytest.mark.parametrize("shape,axis", [
+    ([2, 128, 384], -1),   # BERT-small: 256 rows of 384
+    ([3, 40, 17, 23], 2),  # rows of 391 over a 2-D normalised shape
+    ([1, 5, 9000], -1),    # fewer rows than a useful split: still correct
+])
+def test_layer_norm_splits_rows_over_threads(tmp_path, shape, axis):
+    from onnx import helper, numpy_helper
+
+    from onnx_reference import ort_run
+
+    rng = np.random.default_rng(5)
+    norm = shape[axis:]
+    scale = numpy_helper.from_array(rng.standard_normal(norm).astype(np.float32), "scale")
+    bias = numpy_helper.from_array(rng.standard_normal(norm).astype(np.float32), "bias")
+    node = helper.make_node("LayerNormalization", ["x", "scale", "bias"], ["y"], axis=axis)
+    proto, model = _single_node_model(tmp_path, node, [("x", shape)], initializers=[scale, bias])
+    feeds = {"x": (rng.standard_normal(shape) * 3 + 1).astype(np.float32)}
+    one = tw.Session(model, tw.Config(threads=1)).run(feeds)["y"]
+    for threads in (2, 3):
+        two = tw.Session(model, tw.Config(threads=threads)).run(feeds)["y"]
+        np.testing.assert_array_equal(two, one, err_msg=f"{threads} threads")
+    np.testing.assert_allclose(one, ort_run(proto, feeds)["y"], rtol=1e-4, atol=1e-4)

@@ -28,7 +28,10 @@
 namespace tinyai {
 namespace {
 
-constexpr int64_t kRowBlock = 64;
+// Query rows per work item. Each item packs its head's K^T and V for its two GEMMs, so a
+// block covering a whole BERT-length sequence (128) packs them once per head instead of once
+// per 64 rows (measured 1-2 % of BERT-small's run); the score block stays 64 KiB at Lk = 128.
+constexpr int64_t kRowBlock = 128;
 
 // Element step of each broadcast dimension of `operand` (right-aligned to `out`), 0 where the
 // operand has size 1 (or lacks the dimension) and the output does not.

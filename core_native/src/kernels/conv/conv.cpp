@@ -176,7 +176,7 @@ class Conv final : public OpKernel {
           packer.pack = &PatchSource::pack;
           packer.self = &source;
           ep_n.addend = z_g;
-          sgemm_packed_b(rt, p.group_maps, out_plane, K, 1.f, w_g, K, packer, 0.f, y_g,
+          sgemm_with_b_packer(rt, p.group_maps, out_plane, K, 1.f, w_g, K, packer, 0.f, y_g,
                          out_plane, workspace, ep_n, &packed);
           continue;
         }
@@ -227,7 +227,7 @@ class Conv final : public OpKernel {
           GemmBPacker packer;
           packer.pack = &GridSource::pack;
           packer.self = &source;
-          sgemm_packed_b(rt, p.group_maps, rows * grid.wq, K, 1.f, w_g, K, packer, 0.f, ext,
+          sgemm_with_b_packer(rt, p.group_maps, rows * grid.wq, K, 1.f, w_g, K, packer, 0.f, ext,
                          rows * grid.wq, workspace, ep, &packed);
           grid.compact(p.group_maps, ext, oh0, rows, y_g, pool);
         }

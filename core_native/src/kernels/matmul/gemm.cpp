@@ -67,6 +67,7 @@ GemmCall sub_call(const GemmCall& c, int64_t i0, int64_t m, int64_t j0, int64_t 
   s.b_col0 += j0;
   g.C = c.g.C + i0 * c.g.ldc + j0;
   s.packed_a_row0 += i0;
+  s.packed_b_col0 += j0;
   if (s.ep.row_bias) s.ep.row_bias += i0;
   if (s.ep.col_bias) s.ep.col_bias += j0;
   if (s.ep.addend) s.ep.addend += i0 * c.g.ldc + j0;
@@ -89,7 +90,7 @@ void run_one(const GemmKernel& k, const GemmCall& call, bool fuse) {
 }
 
 GemmCall make_call(const GemmRuntime& rt, const GemmArgs& g, void* workspace,
-                   const GemmEpilogue& ep, const PackedA* packed_a) {
+                   const GemmEpilogue& ep, const PackedA* packed_a, const PackedB* packed_b) {
   const GemmKernel& k = kernel_for(rt.isa);
   GemmCall call;
   call.g = g;
@@ -101,6 +102,11 @@ GemmCall make_call(const GemmRuntime& rt, const GemmArgs& g, void* workspace,
       packed_a->M == g.M && packed_a->K == g.K) {
     call.packed_a = packed_a->data;
     call.packed_a_rows = gemm_detail::round_up(g.M, k.mr);
+  }
+  if (packed_b && packed_b->data && packed_b->isa == k.isa && packed_b->kc == rt.kc &&
+      packed_b->K == g.K && packed_b->N == g.N) {
+    call.packed_b = packed_b->data;
+    call.packed_b_cols = gemm_detail::round_up(g.N, k.nr);
   }
   return call;
 }
@@ -117,9 +123,12 @@ void dispatch(const GemmRuntime& rt, const GemmCall& call) {
     return;
   }
   // Split the dimension whose split duplicates the smaller packing: threads splitting N each
-  // pack all of A (M x K), threads splitting M each pack all of B (K x N).
+  // pack all of A (M x K), threads splitting M each pack all of B (K x N). A pre-packed B
+  // costs nothing to share, so then M is split (each thread packs only its rows of A).
   const int64_t n_units = (N + k.nr - 1) / k.nr, m_units = (M + k.mr - 1) / k.mr;
-  const bool split_n = (M <= N && n_units >= threads) || m_units < threads;
+  const bool b_only_packed = call.packed_b && !call.packed_a;
+  const bool prefer_n = !b_only_packed && M <= N;
+  const bool split_n = (prefer_n && n_units >= threads) || m_units < threads;
   const int64_t units = split_n ? n_units : m_units;
   const int64_t unit = split_n ? k.nr : k.mr;
   const size_t slice = slice_bytes(k, call.bl, M, N, K);
@@ -192,6 +201,32 @@ PackedA sgemm_pack_a(const GemmRuntime& rt, bool trans_a, int64_t M, int64_t K, 
   return PackedA{out, M, K, k.isa, rt.kc};
 }
 
+size_t sgemm_packed_b_bytes(const GemmRuntime& rt, int64_t K, int64_t N) {
+  const GemmKernel& k = kernel_for(rt.isa);
+  if (k.isa == Isa::Scalar || K <= 0 || N <= 0) return 0;
+  return static_cast<size_t>(gemm_detail::round_up(N, k.nr) * K) * sizeof(float) +
+         gemm_detail::kWorkspaceAlign;
+}
+
+PackedB sgemm_pack_b(const GemmRuntime& rt, bool trans_b, int64_t K, int64_t N, const float* B,
+                     int64_t ldb, void* dst) {
+  const GemmKernel& k = kernel_for(rt.isa);
+  const Blocking bl = blocking_for(k, rt.kc);
+  auto addr = reinterpret_cast<uintptr_t>(dst);
+  addr = (addr + gemm_detail::kWorkspaceAlign - 1) & ~static_cast<uintptr_t>(gemm_detail::kWorkspaceAlign - 1);
+  float* out = reinterpret_cast<float*>(addr);
+  const GemmArgs g{false, trans_b, 0, N, K, 1.f, nullptr, 0, B, ldb, 0.f, nullptr, 0};
+  const int64_t panels = (N + k.nr - 1) / k.nr;
+  auto pack = [&](int64_t p0, int64_t p1) {
+    k.pack_b_cols(g, bl, p0 * k.nr, std::min(N, p1 * k.nr), out);
+  };
+  if (rt.pool && K * N >= kMinParallelMacs / 8)
+    rt.pool->parallel_for(panels, 1, pack);
+  else
+    pack(0, panels);
+  return PackedB{out, K, N, k.isa, rt.kc};
+}
+
 void apply_epilogue(float* C, int64_t ldc, int64_t M, int64_t N, const GemmEpilogue& ep) {
   if (ep.empty()) return;
   const bool relu = ep.activation == GemmActivation::Relu;
@@ -211,7 +246,7 @@ void apply_epilogue(float* C, int64_t ldc, int64_t M, int64_t N, const GemmEpilo
 void sgemm(const GemmRuntime& rt, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
            float alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
            float* C, int64_t ldc, void* workspace, const GemmEpilogue& ep,
-           const PackedA* packed_a) {
+           const PackedA* packed_a, const PackedB* packed_b) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == 0.f) {  // C = beta * C, then the epilogue
     for (int64_t i = 0; i < M; ++i)
@@ -221,18 +256,18 @@ void sgemm(const GemmRuntime& rt, bool trans_a, bool trans_b, int64_t M, int64_t
   }
   GemmCall call = make_call(rt, GemmArgs{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta,
                                          C, ldc},
-                            workspace, ep, packed_a);
+                            workspace, ep, packed_a, packed_b);
   dispatch(rt, call);
 }
 
 bool sgemm_takes_b_packer(const GemmRuntime& rt) { return kernel_for(rt.isa).isa != Isa::Scalar; }
 
-void sgemm_packed_b(const GemmRuntime& rt, int64_t M, int64_t N, int64_t K, float alpha,
-                    const float* A, int64_t lda, const GemmBPacker& b, float beta, float* C,
-                    int64_t ldc, void* workspace, const GemmEpilogue& ep,
-                    const PackedA* packed_a) {
+void sgemm_with_b_packer(const GemmRuntime& rt, int64_t M, int64_t N, int64_t K, float alpha,
+                         const float* A, int64_t lda, const GemmBPacker& b, float beta, float* C,
+                         int64_t ldc, void* workspace, const GemmEpilogue& ep,
+                         const PackedA* packed_a) {
   if (!sgemm_takes_b_packer(rt))
-    throw ExecutionError("sgemm_packed_b: the scalar GEMM reads B in place, it cannot take a packer");
+    throw ExecutionError("sgemm_with_b_packer: the scalar GEMM reads B in place, it cannot take a packer");
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == 0.f) {
     sgemm(rt, false, false, M, N, 0, 1.f, A, lda, nullptr, N, beta, C, ldc, workspace, ep);
@@ -240,7 +275,7 @@ void sgemm_packed_b(const GemmRuntime& rt, int64_t M, int64_t N, int64_t K, floa
   }
   GemmCall call = make_call(rt, GemmArgs{false, false, M, N, K, alpha, A, lda, nullptr, 0, beta,
                                          C, ldc},
-                            workspace, ep, packed_a);
+                            workspace, ep, packed_a, nullptr);
   call.b_packer = &b;
   dispatch(rt, call);
 }

@@ -61,17 +61,26 @@ struct PackedA {
   Isa isa = Isa::Scalar;
   int kc = 0;
 };
+// op(B) packed once into the blocked panel layout for every K block, for a B that many sgemm
+// calls reuse (a constant weight on the right of activations x weights, kept across runs).
+struct PackedB {
+  const float* data = nullptr;
+  int64_t K = 0, N = 0;
+  Isa isa = Isa::Scalar;
+  int kc = 0;
+};
 // Bytes of packing workspace sgemm needs for these sizes under `rt` (one slice per thread).
 // Kernels get it from ctx.scratch() so packed panels show in the memory accounting.
 size_t sgemm_workspace_bytes(const GemmRuntime& rt, int64_t M, int64_t N, int64_t K);
 
 // The cache-blocked GEMM. `workspace`: at least sgemm_workspace_bytes(rt, M, N, K) bytes,
 // any alignment. `ep` (optional) is applied exactly once per element of C. `packed_a`
-// (optional, from sgemm_pack_a with the same rt, trans_a, M, K, alpha, A) skips packing A.
+// (optional, from sgemm_pack_a with the same rt, trans_a, M, K, alpha, A) skips packing A;
+// `packed_b` (optional, from sgemm_pack_b with the same rt, trans_b, K, N, B) skips packing B.
 void sgemm(const GemmRuntime& rt, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
            float alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
            float* C, int64_t ldc, void* workspace, const GemmEpilogue& ep = GemmEpilogue{},
-           const PackedA* packed_a = nullptr);
+           const PackedA* packed_a = nullptr, const PackedB* packed_b = nullptr);
 
 // Produces B on the fly instead of reading a materialised matrix (the convolution's
 // im2col): pack(self, k0, kc, j0, n, nr, dst) writes rows [k0, k0+kc) x columns [j0, j0+n)
@@ -82,20 +91,26 @@ struct GemmBPacker {
                float* dst) = nullptr;
   const void* self = nullptr;
 };
-// Whether sgemm_packed_b can run under `rt` (the scalar reference reads B in place only).
+// Whether sgemm_with_b_packer can run under `rt` (the scalar reference reads B in place only).
 bool sgemm_takes_b_packer(const GemmRuntime& rt);
 // sgemm with B (K x N) supplied by `b` block by block; same workspace and results as sgemm
 // on the materialised B.
-void sgemm_packed_b(const GemmRuntime& rt, int64_t M, int64_t N, int64_t K, float alpha,
-                    const float* A, int64_t lda, const GemmBPacker& b, float beta, float* C,
-                    int64_t ldc, void* workspace, const GemmEpilogue& ep = GemmEpilogue{},
-                    const PackedA* packed_a = nullptr);
+void sgemm_with_b_packer(const GemmRuntime& rt, int64_t M, int64_t N, int64_t K, float alpha,
+                         const float* A, int64_t lda, const GemmBPacker& b, float beta, float* C,
+                         int64_t ldc, void* workspace, const GemmEpilogue& ep = GemmEpilogue{},
+                         const PackedA* packed_a = nullptr);
 
 // Bytes sgemm_pack_a needs under `rt`; 0 when the ISA reads A in place (scalar reference).
 size_t sgemm_packed_a_bytes(const GemmRuntime& rt, int64_t M, int64_t K);
 // Packs into `dst` (sgemm_packed_a_bytes bytes, any alignment), split over rt.pool.
 PackedA sgemm_pack_a(const GemmRuntime& rt, bool trans_a, int64_t M, int64_t K, float alpha,
                      const float* A, int64_t lda, void* dst);
+
+// Bytes sgemm_pack_b needs under `rt`; 0 when the ISA reads B in place (scalar reference).
+size_t sgemm_packed_b_bytes(const GemmRuntime& rt, int64_t K, int64_t N);
+// Packs op(B) into `dst` (sgemm_packed_b_bytes bytes, any alignment), split over rt.pool.
+PackedB sgemm_pack_b(const GemmRuntime& rt, bool trans_b, int64_t K, int64_t N, const float* B,
+                     int64_t ldb, void* dst);
 
 // Applies an epilogue to an M x N block of C in place (what sgemm fuses, as a separate pass).
 void apply_epilogue(float* C, int64_t ldc, int64_t M, int64_t N, const GemmEpilogue& ep);

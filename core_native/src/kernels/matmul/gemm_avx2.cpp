@@ -11,7 +11,8 @@ using Avx2Gemm = BlockedGemm</*VW=*/8, /*MR=*/6, /*NR=*/16>;
 // Constant-initialised: taking the table needs no code compiled for this ISA.
 extern const GemmKernel kGemmAvx2Fma;
 const GemmKernel kGemmAvx2Fma{Isa::Avx2, 6, 16, &Avx2Gemm::run, &Avx2Gemm::gemv,
-                             &Avx2Gemm::pack_a_rows};
+                             &Avx2Gemm::pack_a_rows,
+                             &Avx2Gemm::pack_b_cols};
 
 }  // namespace gemm_detail
 }  // namespace tinyai

@@ -14,7 +14,7 @@ using Avx512Gemm = BlockedGemm</*VW=*/16, /*MR=*/8, /*NR=*/32>;
 // Constant-initialised: taking the table needs no code compiled for this ISA.
 extern const GemmKernel kGemmAvx512f;
 const GemmKernel kGemmAvx512f{Isa::Avx512, 8, 32, &Avx512Gemm::run, &Avx512Gemm::gemv,
-                             &Avx512Gemm::pack_a_rows};
+                             &Avx512Gemm::pack_a_rows, &Avx512Gemm::pack_b_cols};
 
 }  // namespace gemm_detail
 }  // namespace tinyai

@@ -10,7 +10,8 @@ using BaselineGemm = BlockedGemm</*VW=*/4, /*MR=*/6, /*NR=*/8>;
 
 const GemmKernel& gemm_kernel_baseline() {
   static const GemmKernel k{Isa::Baseline, 6, 8, &BaselineGemm::run, &BaselineGemm::gemv,
-                             &BaselineGemm::pack_a_rows};
+                             &BaselineGemm::pack_a_rows,
+                             &BaselineGemm::pack_b_cols};
   return k;
 }
 

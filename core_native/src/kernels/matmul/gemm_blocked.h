@@ -200,6 +200,15 @@ struct BlockedGemm {
     }
   }
 
+  static void pack_b_cols(const GemmArgs& g, const Blocking& bl, int64_t c0, int64_t c1,
+                          float* dst) {
+    const int64_t cols = round_up(g.N, NR);
+    for (int64_t k0 = 0; k0 < g.K; k0 += bl.kc) {
+      const int64_t kc = min64(bl.kc, g.K - k0);
+      pack_b(g, k0, kc, c0, c1 - c0, dst + k0 * cols + c0 * kc);
+    }
+  }
+
   // Requires M, N, K >= 1 and alpha != 0 (the dispatcher handles the degenerate cases).
   static void run(const GemmCall& call) {
     const GemmArgs& g = call.g;
@@ -220,7 +229,10 @@ struct BlockedGemm {
         // Later K blocks accumulate onto what the first one wrote.
         const float beta = k0 == 0 ? g.beta : 1.f;
         const bool last = k0 + kc >= g.K;
-        if (call.b_packer)
+        const float* pb = packed_b;
+        if (call.packed_b)
+          pb = call.packed_b + k0 * call.packed_b_cols + (call.packed_b_col0 + j0) * kc;
+        else if (call.b_packer)
           call.b_packer->pack(call.b_packer->self, k0, kc, call.b_col0 + j0, nc, NR, packed_b);
         else
           pack_b(g, k0, kc, j0, nc, packed_b);
@@ -245,9 +257,9 @@ struct BlockedGemm {
                                           : nullptr,
                            relu};
               if (pf > 0)
-                micro_kernel<true>(kc, pa + ir * kc, packed_b + jr * kc, t, pf);
+                micro_kernel<true>(kc, pa + ir * kc, pb + jr * kc, t, pf);
               else
-                micro_kernel<false>(kc, pa + ir * kc, packed_b + jr * kc, t, 0);
+                micro_kernel<false>(kc, pa + ir * kc, pb + jr * kc, t, 0);
             }
           }
         }

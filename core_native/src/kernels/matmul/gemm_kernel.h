@@ -42,6 +42,10 @@ struct GemmCall {
   // column `b_col0` of the packer's B.
   const GemmBPacker* b_packer = nullptr;
   int64_t b_col0 = 0;
+  // op(B) already packed for the whole K (pack_b_cols); the call's columns start at packed
+  // column `packed_b_col0` of a packing with `packed_b_cols` (a multiple of NR) columns.
+  const float* packed_b = nullptr;
+  int64_t packed_b_cols = 0, packed_b_col0 = 0;
 };
 
 // One ISA's GEMM: register tile and entry points. `run` requires M, N, K >= 1, alpha != 0.
@@ -54,6 +58,9 @@ struct GemmKernel {
   // Packs rows [r0, r1) (multiples of MR, or r1 = M) of alpha * op(A) for every K block into
   // `dst`, laid out as run() reads a pre-packed A: block k0 at dst + k0 * round_up(M, MR).
   void (*pack_a_rows)(const GemmArgs& g, const Blocking& bl, int64_t r0, int64_t r1, float* dst);
+  // Packs columns [c0, c1) (multiples of NR, or c1 = N) of op(B) for every K block into `dst`,
+  // laid out as run() reads a pre-packed B: block k0 at dst + k0 * round_up(N, NR).
+  void (*pack_b_cols)(const GemmArgs& g, const Blocking& bl, int64_t c0, int64_t c1, float* dst);
 };
 
 const GemmKernel& gemm_kernel_scalar();

@@ -100,7 +100,8 @@ void NeonGemm::micro_kernel(int64_t kc, const float* __restrict a, const float* 
 // Constant-initialised, like the x86 tables.
 extern const GemmKernel kGemmNeon;
 const GemmKernel kGemmNeon{Isa::Baseline, 8, 12, &NeonGemm::run, &NeonGemm::gemv,
-                           &NeonGemm::pack_a_rows};
+                           &NeonGemm::pack_a_rows,
+                             &NeonGemm::pack_b_cols};
 
 }  // namespace gemm_detail
 }  // namespace tinyai

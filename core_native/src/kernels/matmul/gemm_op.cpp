@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "kernels/matmul/gemm.h"
+#include "kernels/matmul/kept_weight.h"
 #include "tinyai/op.h"
 
 namespace tinyai {
@@ -57,10 +58,16 @@ class Gemm final : public OpKernel {
       run_streamed(ctx, *stream, *a, M, N, K, beta, ep, Y, rt);
       return;
     }
+    // A matrix-vector product (one row or column) reads B in place: nothing to keep.
+    const PackedB* packed_b =
+        M > 1 && N > 1 ? kept_.packing(ctx, rt, /*w_input=*/1, trans_b_, K, N, b->ptr<float>(), b->dim(1))
+                       : nullptr;
     void* ws = ctx.scratch(sgemm_workspace_bytes(rt, M, N, K));
     sgemm(rt, trans_a_, trans_b_, M, N, K, alpha_, a->ptr<float>(), a->dim(1), b->ptr<float>(),
-          b->dim(1), beta, Y, N, ws, ep);
+          b->dim(1), beta, Y, N, ws, ep, nullptr, packed_b);
   }
+
+  void drop_persistent() override { kept_.drop(); }
 
  private:
   // B streamed in pieces of whole rows (a weight larger than the weight budget allows). With
@@ -130,6 +137,7 @@ class Gemm final : public OpKernel {
   bool trans_a_, trans_b_;
   float alpha_, beta_;
   bool legacy_no_broadcast_;
+  KeptWeightGemm kept_;  // B packed across runs, when the session keeps packed weights
 };
 
 }  // namespace

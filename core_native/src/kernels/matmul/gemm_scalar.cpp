@@ -38,7 +38,7 @@ void no_pack(const GemmArgs&, const Blocking&, int64_t, int64_t, float*) {}
 }  // namespace
 
 const GemmKernel& gemm_kernel_scalar() {
-  static const GemmKernel k{Isa::Scalar, 1, 1, &run_scalar, &no_gemv, &no_pack};
+  static const GemmKernel k{Isa::Scalar, 1, 1, &run_scalar, &no_gemv, &no_pack, &no_pack};
   return k;
 }
 

@@ -5,6 +5,7 @@
 #include <atomic>
 
 #include "kernels/matmul/gemm.h"
+#include "kernels/matmul/kept_weight.h"
 #include "tinyai/op.h"
 #include "tinyai/thread_pool.h"
 
@@ -15,6 +16,8 @@ namespace {
 class MatMul final : public OpKernel {
  public:
   explicit MatMul(const Node&) {}
+
+  void drop_persistent() override { kept_.drop(); }
 
   void run(KernelContext& ctx) override {
     const Node& node = ctx.node();
@@ -72,8 +75,12 @@ class MatMul final : public OpKernel {
     if (shape_numel(b_batch) == 1 && shape_numel(a_batch) == batches) {
       // B is shared by every batch and A's batches are contiguous rows: one tall GEMM.
       const int64_t rows = batches * M;
+      // A matrix-vector product (one row or column) reads B in place: nothing to keep.
+      const PackedB* packed_b =
+          rows > 1 && N > 1 ? kept_.packing(ctx, rt, /*w_input=*/1, false, K, N, B, N) : nullptr;
       void* ws = ctx.scratch(sgemm_workspace_bytes(rt, rows, N, K));
-      sgemm(rt, false, false, rows, N, K, 1.f, A, K, B, N, 0.f, Y, N, ws);
+      sgemm(rt, false, false, rows, N, K, 1.f, A, K, B, N, 0.f, Y, N, ws, GemmEpilogue{}, nullptr,
+            packed_b);
       return;
     }
 
@@ -129,6 +136,8 @@ class MatMul final : public OpKernel {
     }
     return step;
   }
+
+  KeptWeightGemm kept_;  // B packed across runs, when the session keeps packed weights
 };
 
 }  // namespace

@@ -1,14 +1,20 @@
 // LayerNormalization (opset 17): normalise over dims [axis, rank) of X, then scale and
 // optional bias broadcast onto that normalised shape. Optional outputs Mean and InvStdDev
 // have X's shape with the normalised dims set to 1.
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/elementwise/broadcast.h"
 #include "kernels/elementwise/dtype_dispatch.h"
 #include "kernels/norm/moments.h"
+#include "tinyai/thread_pool.h"
 
 namespace tinyai {
 namespace {
+
+// Below this many elements the rows stay on the calling thread (a worker's wake-up costs
+// more); a BERT-small LayerNorm over [2, 128, 384] is 98K.
+constexpr int64_t kMinParallelElements = 1 << 15;
 
 class LayerNormKernel final : public OpKernel {
  public:
@@ -40,18 +46,28 @@ class LayerNormKernel final : public OpKernel {
                                            : nullptr;
     float* inv_out = ctx.output_wanted(2) ? ctx.output(2, DType::Float32, stat_shape).ptr<float>()
                                           : nullptr;
-    for (int64_t o = 0; o < outer; ++o) {
-      const float* xr = x->ptr<float>() + o * n;
-      float* yr = y.ptr<float>() + o * n;
-      const Moments m = span_moments(xr, n);
-      const float inv_std = 1.f / std::sqrt(m.var + epsilon_);
-      if (mean_out) mean_out[o] = m.mean;
-      if (inv_out) inv_out[o] = inv_std;
-      if (beta)
-        for (int64_t i = 0; i < n; ++i) yr[i] = (xr[i] - m.mean) * inv_std * gamma[i] + beta[i];
-      else
-        for (int64_t i = 0; i < n; ++i) yr[i] = (xr[i] - m.mean) * inv_std * gamma[i];
-    }
+    // Rows are independent: large inputs are split into row ranges over the thread pool
+    // (each row is computed the same way on any thread, so results do not depend on it).
+    auto rows = [&](int64_t o0, int64_t o1) {
+      for (int64_t o = o0; o < o1; ++o) {
+        const float* xr = x->ptr<float>() + o * n;
+        float* yr = y.ptr<float>() + o * n;
+        const Moments m = span_moments(xr, n);
+        const float inv_std = 1.f / std::sqrt(m.var + epsilon_);
+        if (mean_out) mean_out[o] = m.mean;
+        if (inv_out) inv_out[o] = inv_std;
+        if (beta)
+          for (int64_t i = 0; i < n; ++i) yr[i] = (xr[i] - m.mean) * inv_std * gamma[i] + beta[i];
+        else
+          for (int64_t i = 0; i < n; ++i) yr[i] = (xr[i] - m.mean) * inv_std * gamma[i];
+      }
+    };
+    ThreadPool* pool = ctx.pool();
+    if (pool && pool->size() > 1 && outer > 1 && outer * n >= kMinParallelElements)
+      pool->parallel_for(outer, std::max<int64_t>(1, (kMinParallelElements / 2) / std::max<int64_t>(n, 1)),
+                         rows);
+    else
+      rows(0, outer);
   }
 
  private:

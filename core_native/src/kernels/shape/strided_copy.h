@@ -10,6 +10,8 @@
 
 namespace tinyai {
 
+class ThreadPool;
+
 // For every multi-index i < shape: dst[sum(i*dst_strides)] = src[sum(i*src_strides)].
 // Strides are in elements of `elem_size` bytes; src strides may be zero (broadcast) or
 // negative (reversed slice). Adjacent mergeable dims are collapsed first, so contiguous runs
@@ -17,5 +19,11 @@ namespace tinyai {
 // cache-blocked tile loop.
 void strided_copy(const void* src, const std::vector<int64_t>& src_strides, void* dst,
                   const std::vector<int64_t>& dst_strides, const Shape& shape, size_t elem_size);
+
+// The same copy split over `pool` (null or one thread: the plain copy) when it is large:
+// disjoint blocks of the outer dims go to different threads, so the result is identical.
+void strided_copy(const void* src, const std::vector<int64_t>& src_strides, void* dst,
+                  const std::vector<int64_t>& dst_strides, const Shape& shape, size_t elem_size,
+                  ThreadPool* pool);
 
 }  // namespace tinyai

@@ -1,8 +1,10 @@
 // Scalar implementation of strided_copy. A SIMD variant would replace the row and tile
 // kernels below; the dim simplification and outer walk are ISA independent.
+#include <algorithm>
 #include <cstring>
 
 #include "kernels/shape/strided_copy.h"
+#include "tinyai/thread_pool.h"
 
 namespace tinyai {
 
@@ -99,15 +101,12 @@ void copy_typed(const char* src, char* dst, const std::vector<Dim>& dims) {
   }
 }
 
-}  // namespace
+// Below this many elements a copy stays on the calling thread: a worker's wake-up costs
+// about as much as copying this much (a BERT-base head transpose is 98K floats).
+constexpr int64_t kMinParallelCopyElements = 1 << 16;
 
-void strided_copy(const void* src, const std::vector<int64_t>& src_strides, void* dst,
-                  const std::vector<int64_t>& dst_strides, const Shape& shape, size_t elem_size) {
-  for (int64_t d : shape)
-    if (d == 0) return;
-  const std::vector<Dim> dims = simplify(shape, src_strides, dst_strides);
-  const char* s = static_cast<const char*>(src);
-  char* d = static_cast<char*>(dst);
+// The copy of `dims` with elements of `elem_size` bytes, at byte pointers.
+void copy_dims(const char* s, char* d, const std::vector<Dim>& dims, size_t elem_size) {
   switch (elem_size) {
     case 1: copy_typed<uint8_t>(s, d, dims); break;
     case 2: copy_typed<uint16_t>(s, d, dims); break;
@@ -125,6 +124,69 @@ void strided_copy(const void* src, const std::vector<int64_t>& src_strides, void
       copy_typed<uint8_t>(s, d, bytes);
     }
   }
+}
+
+// Splits the copy into tasks over its leading dims (the fewest that give every thread a few
+// tasks, never the dims copy_typed walks inside one row or tile). A copy with no such dim (one
+// run, or one 2-D transpose) is split into ranges of its first dim instead, which keeps the
+// transpose tiled. Each task copies a disjoint part of dst.
+void copy_dims_parallel(const char* s, char* d, const std::vector<Dim>& dims, size_t elem_size,
+                        int64_t total, ThreadPool& pool) {
+  const auto es = static_cast<int64_t>(elem_size);
+  const size_t r = dims.size();
+  const Dim& in = dims[r - 1];
+  const bool tile = r >= 2 && in.ds == 1 && in.ss != 1 && in.ss != 0 && dims[r - 2].ss == 1;
+  const size_t walkable = r - (tile ? 2 : 1);
+  if (walkable == 0) {
+    const Dim first = dims[0];
+    const int64_t grain = std::max<int64_t>(1, (kMinParallelCopyElements / 2) / (total / first.n));
+    pool.parallel_for(first.n, grain, [&](int64_t i0, int64_t i1) {
+      std::vector<Dim> part = dims;
+      part[0].n = i1 - i0;
+      copy_dims(s + i0 * first.ss * es, d + i0 * first.ds * es, part, elem_size);
+    });
+    return;
+  }
+  const int64_t want = 4 * static_cast<int64_t>(pool.size());
+  size_t lead = 0;
+  int64_t tasks = 1;
+  while (lead < walkable && tasks < want) tasks *= dims[lead++].n;
+  const std::vector<Dim> rest(dims.begin() + static_cast<std::ptrdiff_t>(lead), dims.end());
+  const int64_t grain = std::max<int64_t>(1, (kMinParallelCopyElements / 2) / (total / tasks));
+  pool.parallel_for(tasks, grain, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      int64_t so = 0, dof = 0, rem = t;
+      for (size_t j = lead; j-- > 0;) {  // task index -> offsets along the leading dims
+        const int64_t idx = rem % dims[j].n;
+        rem /= dims[j].n;
+        so += idx * dims[j].ss;
+        dof += idx * dims[j].ds;
+      }
+      copy_dims(s + so * es, d + dof * es, rest, elem_size);
+    }
+  });
+}
+
+}  // namespace
+
+void strided_copy(const void* src, const std::vector<int64_t>& src_strides, void* dst,
+                  const std::vector<int64_t>& dst_strides, const Shape& shape, size_t elem_size) {
+  strided_copy(src, src_strides, dst, dst_strides, shape, elem_size, nullptr);
+}
+
+void strided_copy(const void* src, const std::vector<int64_t>& src_strides, void* dst,
+                  const std::vector<int64_t>& dst_strides, const Shape& shape, size_t elem_size,
+                  ThreadPool* pool) {
+  int64_t total = 1;
+  for (int64_t d : shape) total *= d;
+  if (total == 0) return;
+  const std::vector<Dim> dims = simplify(shape, src_strides, dst_strides);
+  const char* s = static_cast<const char*>(src);
+  char* d = static_cast<char*>(dst);
+  if (pool && pool->size() > 1 && total >= kMinParallelCopyElements && !dims.empty())
+    copy_dims_parallel(s, d, dims, elem_size, total, *pool);
+  else
+    copy_dims(s, d, dims, elem_size);
 }
 
 }  // namespace tinyai

@@ -19,7 +19,8 @@ void permute_into(KernelContext& ctx, const Tensor& x, const Shape& view_shape,
     src_strides[i] = vstrides[static_cast<size_t>(perm[i])];
   }
   Tensor& y = ctx.output(0, x.dtype, out_shape);
-  strided_copy(x.data, src_strides, y.data, contiguous_strides(walk), walk, dtype_size(x.dtype));
+  strided_copy(x.data, src_strides, y.data, contiguous_strides(walk), walk, dtype_size(x.dtype),
+               ctx.pool());
 }
 
 class TransposeKernel : public OpKernel {
