@@ -44,10 +44,12 @@ PaddedGrid PaddedGrid::plan(const PatchGeometry& geo, int64_t channels, int64_t 
   g.wq = (wp + g.sw - 1) / g.sw;
   g.phase_plane = g.hq * g.wq;
   g.channel_floats = g.sh * g.sw * g.phase_plane;
+  g.phase_read.assign(static_cast<size_t>(g.sh * g.sw), 0);
   for (int64_t kh = 0; kh < geo.kernel[1]; ++kh)
     for (int64_t kw = 0; kw < geo.kernel[2]; ++kw) {
       const int64_t dh = kh * geo.dilation[1], dw = kw * geo.dilation[2];
       const int64_t phase = (dh % g.sh) * g.sw + dw % g.sw;
+      g.phase_read[static_cast<size_t>(phase)] = 1;
       const int64_t offset = phase * g.phase_plane + (dh / g.sh) * g.wq + dw / g.sw;
       g.tap_offset.push_back(offset);
       // Extended columns of the last row read up to wq - 1 past the tap's own column.
@@ -72,6 +74,11 @@ void PaddedGrid::pad(const PatchGeometry& geo, const float* x, float* padded,
       for (int64_t qh = 0; qh < sh; ++qh)
         for (int64_t qw = 0; qw < sw; ++qw) {
           float* plane = padded + c * channel_floats + (qh * sw + qw) * phase_plane;
+          if (!phase_read[static_cast<size_t>(qh * sw + qw)]) {
+            // No tap reads it, only dropped columns may run into it: zeros, no gather.
+            std::fill(plane, plane + phase_plane, 0.f);
+            continue;
+          }
           // Phase column j is padded column j * sw + qw, image column j * sw + qw - left:
           // inside the image for j in [j0, j1).
           const int64_t first = qw - left;  // image column of j = 0

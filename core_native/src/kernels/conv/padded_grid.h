@@ -29,6 +29,7 @@ struct PaddedGrid {
   int64_t oh = 0, ow = 0;             // the real output grid
   int64_t row_chunk = 0;              // output rows per GEMM call (bounds the extended output)
   std::vector<int64_t> tap_offset;    // per kernel tap (kh, kw), from the channel's start
+  std::vector<char> phase_read;       // per phase: read by some tap (1x1 stride 2: only one)
 
   static bool applies(const PatchGeometry& geo);
   // `maps` output channels per GEMM: the extended output of a chunk stays about 1 MiB.
