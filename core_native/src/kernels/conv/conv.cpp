@@ -138,27 +138,14 @@ class Conv final : public OpKernel {
                                         static_cast<size_t>(K * chunk) * sizeof(float)));
     void* workspace = ctx.scratch(sgemm_workspace_bytes(rt, p.group_maps, chunk, K));
     ThreadPool* pool = ctx.pool();
-    const std::vector<PackedA>* kept = kept_packing(ctx, rt, p, K);
-    // Otherwise pack each group's weights once per run instead of once per GEMM call (per
-    // image, column chunk, column block and thread): costs the packed weights in scratch, so
-    // only when the memory/speed tradeoff leans to speed and the packing is reused.
     const int64_t chunks = (out_plane + chunk - 1) / chunk;
     const bool reused = p.batch * chunks > 1 || (pool && pool->size() > 1) || out_plane > 512;
-    const size_t packed_bytes = sgemm_packed_a_bytes(rt, p.group_maps, K);
-    const bool prepack = !kept && reused && packed_bytes > 0 &&
-                         packed_bytes <= kMaxPackedWeightBytes &&
-                         ctx.config().memory.memory_speed_tradeoff >= 0.5f;
-    void* packed_buffer = prepack ? ctx.scratch(packed_bytes) : nullptr;
+    const RunPacking packing = run_packing(ctx, rt, p, K, reused);
 
     for (int64_t g = 0; g < p.groups; ++g) {
       const float* w_g = p.w + g * p.group_maps * K;
-      PackedA packed;
-      if (kept) packed = (*kept)[static_cast<size_t>(g)];
-      if (prepack) packed = sgemm_pack_a(rt, false, p.group_maps, K, 1.f, w_g, K, packed_buffer);
-      // The bias and activation are applied in the GEMM's store (once per output element).
-      GemmEpilogue ep;
-      ep.row_bias = p.bias ? p.bias + g * p.group_maps : nullptr;
-      ep.activation = p.activation;
+      const PackedA packed = group_packing(packing, rt, p, K, g);
+      const GemmEpilogue ep = group_epilogue(p, g);
       for (int64_t n = 0; n < p.batch; ++n) {
         const float* x_g = p.x + (n * channels + g * p.group_channels) * in_plane;
         float* y_g = p.y + (n * maps + g * p.group_maps) * out_plane;
@@ -177,7 +164,7 @@ class Conv final : public OpKernel {
           packer.self = &source;
           ep_n.addend = z_g;
           sgemm_with_b_packer(rt, p.group_maps, out_plane, K, 1.f, w_g, K, packer, 0.f, y_g,
-                         out_plane, workspace, ep_n, &packed);
+                              out_plane, workspace, ep_n, &packed);
           continue;
         }
         for (int64_t j0 = 0; j0 < out_plane; j0 += chunk) {
@@ -189,6 +176,40 @@ class Conv final : public OpKernel {
         }
       }
     }
+  }
+
+  // How this run gets each group's packed weights: the kept copy (KeptPacking), or packed
+  // once per run into scratch instead of once per GEMM call (per image, column chunk, column
+  // block and thread) -- costs the packed weights in scratch, so only when the memory/speed
+  // tradeoff leans to speed and the packing is reused -- or neither (the GEMM packs per call).
+  struct RunPacking {
+    const std::vector<PackedA>* kept = nullptr;
+    void* buffer = nullptr;
+  };
+  RunPacking run_packing(KernelContext& ctx, const GemmRuntime& rt, const Problem& p, int64_t K,
+                         bool reused) {
+    RunPacking r;
+    r.kept = kept_packing(ctx, rt, p, K);
+    const size_t packed_bytes = sgemm_packed_a_bytes(rt, p.group_maps, K);
+    if (!r.kept && reused && packed_bytes > 0 && packed_bytes <= kMaxPackedWeightBytes &&
+        ctx.config().memory.memory_speed_tradeoff >= 0.5f)
+      r.buffer = ctx.scratch(packed_bytes);
+    return r;
+  }
+  static PackedA group_packing(const RunPacking& r, const GemmRuntime& rt, const Problem& p,
+                               int64_t K, int64_t g) {
+    if (r.kept) return (*r.kept)[static_cast<size_t>(g)];
+    if (r.buffer)
+      return sgemm_pack_a(rt, false, p.group_maps, K, 1.f, p.w + g * p.group_maps * K, K,
+                          r.buffer);
+    return PackedA{};
+  }
+  // The bias and activation are applied in the GEMM's store (once per output element).
+  static GemmEpilogue group_epilogue(const Problem& p, int64_t g) {
+    GemmEpilogue ep;
+    ep.row_bias = p.bias ? p.bias + g * p.group_maps : nullptr;
+    ep.activation = p.activation;
+    return ep;
   }
 
   // The padded-grid path: per image and group, pad the group's channels once, then GEMM
@@ -204,20 +225,12 @@ class Conv final : public OpKernel {
         ctx.scratch(static_cast<size_t>(p.group_maps * chunk_cols) * sizeof(float)));
     void* workspace = ctx.scratch(sgemm_workspace_bytes(rt, p.group_maps, chunk_cols, K));
     ThreadPool* pool = ctx.pool();
-    const std::vector<PackedA>* kept = kept_packing(ctx, rt, p, K);
-    const size_t packed_bytes = sgemm_packed_a_bytes(rt, p.group_maps, K);
-    // Per-run packing pays off here too: every chunk, image and thread reuses it.
-    const bool prepack = !kept && packed_bytes > 0 && packed_bytes <= kMaxPackedWeightBytes &&
-                         ctx.config().memory.memory_speed_tradeoff >= 0.5f;
-    void* packed_buffer = prepack ? ctx.scratch(packed_bytes) : nullptr;
+    // Every row chunk, image and thread reuses a per-run packing.
+    const RunPacking packing = run_packing(ctx, rt, p, K, /*reused=*/true);
     for (int64_t g = 0; g < p.groups; ++g) {
       const float* w_g = p.w + g * p.group_maps * K;
-      PackedA packed;
-      if (kept) packed = (*kept)[static_cast<size_t>(g)];
-      if (prepack) packed = sgemm_pack_a(rt, false, p.group_maps, K, 1.f, w_g, K, packed_buffer);
-      GemmEpilogue ep;
-      ep.row_bias = p.bias ? p.bias + g * p.group_maps : nullptr;
-      ep.activation = p.activation;
+      const PackedA packed = group_packing(packing, rt, p, K, g);
+      const GemmEpilogue ep = group_epilogue(p, g);
       for (int64_t n = 0; n < p.batch; ++n) {
         grid.pad(p.geo, p.x + (n * channels + g * p.group_channels) * in_plane, padded, pool);
         float* y_g = p.y + (n * maps + g * p.group_maps) * out_plane;
@@ -227,8 +240,8 @@ class Conv final : public OpKernel {
           GemmBPacker packer;
           packer.pack = &GridSource::pack;
           packer.self = &source;
-          sgemm_with_b_packer(rt, p.group_maps, rows * grid.wq, K, 1.f, w_g, K, packer, 0.f, ext,
-                         rows * grid.wq, workspace, ep, &packed);
+          sgemm_with_b_packer(rt, p.group_maps, rows * grid.wq, K, 1.f, w_g, K, packer, 0.f,
+                              ext, rows * grid.wq, workspace, ep, &packed);
           grid.compact(p.group_maps, ext, oh0, rows, y_g, pool);
         }
       }

@@ -89,6 +89,14 @@ void run_one(const GemmKernel& k, const GemmCall& call, bool fuse) {
   apply_epilogue(call.g.C, call.g.ldc, call.g.M, call.g.N, call.ep);
 }
 
+// The first workspace-aligned float at or after `dst` (packing buffers may come unaligned).
+float* aligned_floats(void* dst) {
+  auto addr = reinterpret_cast<uintptr_t>(dst);
+  addr = (addr + gemm_detail::kWorkspaceAlign - 1) &
+         ~static_cast<uintptr_t>(gemm_detail::kWorkspaceAlign - 1);
+  return reinterpret_cast<float*>(addr);
+}
+
 GemmCall make_call(const GemmRuntime& rt, const GemmArgs& g, void* workspace,
                    const GemmEpilogue& ep, const PackedA* packed_a, const PackedB* packed_b) {
   const GemmKernel& k = kernel_for(rt.isa);
@@ -186,9 +194,7 @@ PackedA sgemm_pack_a(const GemmRuntime& rt, bool trans_a, int64_t M, int64_t K, 
                      const float* A, int64_t lda, void* dst) {
   const GemmKernel& k = kernel_for(rt.isa);
   const Blocking bl = blocking_for(k, rt.kc);
-  auto addr = reinterpret_cast<uintptr_t>(dst);
-  addr = (addr + gemm_detail::kWorkspaceAlign - 1) & ~static_cast<uintptr_t>(gemm_detail::kWorkspaceAlign - 1);
-  float* out = reinterpret_cast<float*>(addr);
+  float* out = aligned_floats(dst);
   const GemmArgs g{trans_a, false, M, 0, K, alpha, A, lda, nullptr, 0, 0.f, nullptr, 0};
   const int64_t panels = (M + k.mr - 1) / k.mr;
   auto pack = [&](int64_t p0, int64_t p1) {
@@ -212,9 +218,7 @@ PackedB sgemm_pack_b(const GemmRuntime& rt, bool trans_b, int64_t K, int64_t N, 
                      int64_t ldb, void* dst) {
   const GemmKernel& k = kernel_for(rt.isa);
   const Blocking bl = blocking_for(k, rt.kc);
-  auto addr = reinterpret_cast<uintptr_t>(dst);
-  addr = (addr + gemm_detail::kWorkspaceAlign - 1) & ~static_cast<uintptr_t>(gemm_detail::kWorkspaceAlign - 1);
-  float* out = reinterpret_cast<float*>(addr);
+  float* out = aligned_floats(dst);
   const GemmArgs g{false, trans_b, 0, N, K, 1.f, nullptr, 0, B, ldb, 0.f, nullptr, 0};
   const int64_t panels = (N + k.nr - 1) / k.nr;
   auto pack = [&](int64_t p0, int64_t p1) {
