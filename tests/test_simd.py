@@ -57,8 +57,9 @@ def test_simd_op_enum_and_config_round_trip():
 # -- a small graph with every family ------------------------------------------------------
 
 def _families_model() -> onnx.ModelProto:
-    """MatMul / Gemm (MATRIX_MUL), Conv 3x3 + 1x1 + depthwise (CONV), activations and softmax
-    (ACTIVATION) and a scaled-dot-product attention pattern (MatMul-Softmax-MatMul), each fed
+    """MatMul / Gemm (MATRIX_MUL), Conv 3x3 + 1x1 + depthwise + strided and pooling (CONV),
+    activations and softmax (ACTIVATION) and a scaled-dot-product attention pattern
+    (MatMul-Softmax-MatMul), each fed
     straight from the graph inputs so a family's output depends on that family only."""
     rng = np.random.default_rng(7)
     w = lambda *s: rng.standard_normal(s).astype(np.float32) * 0.3  # noqa: E731
@@ -74,6 +75,11 @@ def _families_model() -> onnx.ModelProto:
         n("Conv", ["img", "conv_w", "conv_b"], ["conv"], pads=[1, 1, 1, 1]),
         n("Conv", ["img", "pw_w"], ["pw"]),
         n("Conv", ["img", "dw_w", "dw_b"], ["dw"], group=5, pads=[1, 1, 1, 1], strides=[2, 2]),
+        n("Conv", ["img", "conv_w", "conv_b"], ["conv_s2"], pads=[1, 0, 1, 2], strides=[2, 2]),
+        # pooling follows the CONV family's switch (kernels/pool/pool_rows.h)
+        n("MaxPool", ["img"], ["maxpool"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+        n("MaxPool", ["img"], ["maxpool_s1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        n("AveragePool", ["img"], ["avgpool"], kernel_shape=[2, 2], strides=[2, 2]),
         n("Relu", ["v"], ["relu"]),
         n("Sigmoid", ["v"], ["sigmoid"]),
         n("Tanh", ["v"], ["tanh"]),
@@ -92,7 +98,7 @@ def _families_model() -> onnx.ModelProto:
     ]
     inputs = {"a": [19, 37], "img": [2, 5, 11, 13], "v": [3, 45], "q": [4, 9, 16],
               "k": [4, 9, 16], "vv": [4, 9, 16]}
-    outputs = ["mm", "fc", "conv", "pw", "dw", "relu", "sigmoid", "tanh", "exp", "erf", "leaky",
+    outputs = ["mm", "fc", "conv", "pw", "dw", "conv_s2", "maxpool", "maxpool_s1", "avgpool", "relu", "sigmoid", "tanh", "exp", "erf", "leaky",
                "hsig", "hswish", "softmax", "logsoftmax", "attn"]
     graph = helper.make_graph(
         nodes, "families",
@@ -105,7 +111,8 @@ def _families_model() -> onnx.ModelProto:
 
 
 OUTPUT_FAMILY = {"mm": "matrix_mul", "fc": "matrix_mul", "conv": "conv", "pw": "conv",
-                 "dw": "conv", "attn": "attention"}
+                 "dw": "conv", "conv_s2": "conv", "maxpool": "conv", "maxpool_s1": "conv",
+                 "avgpool": "conv", "attn": "attention"}
 
 
 def _family_of(output: str) -> str:
