@@ -194,3 +194,31 @@ def test_layer_norm_splits_rows_over_threads(tmp_path, shape, axis):
         two = tw.Session(model, tw.Config(threads=threads)).run(feeds)["y"]
         np.testing.assert_array_equal(two, one, err_msg=f"{threads} threads")
     np.testing.assert_allclose(one, ort_run(proto, feeds)["y"], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("shapes,axis", [
+    ([[1, 64, 55, 55], [1, 64, 55, 55]], 1),  # squeezenet's fire concat: two contiguous blocks
+    ([[2, 96, 28, 28], [2, 32, 28, 28], [2, 5, 28, 28]], 1),  # per image, uneven parts
+    ([[70001], [3]], 0),                      # one long run and a tiny one
+])
+def test_concat_and_split_copy_over_threads(tmp_path, shapes, axis):
+    # Large copies are split over the pool; every element must land where numpy puts it.
+    from onnx import helper
+
+    names = [f"x{i}" for i in range(len(shapes))]
+    (tmp_path / "cat").mkdir()
+    (tmp_path / "split").mkdir()
+    concat = helper.make_node("Concat", names, ["y"], axis=axis)
+    _, cat_model = _single_node_model(tmp_path / "cat", concat, list(zip(names, shapes)))
+    rng = np.random.default_rng(6)
+    feeds = {n: rng.standard_normal(s).astype(np.float32) for n, s in zip(names, shapes)}
+    want = np.concatenate([feeds[n] for n in names], axis=axis)
+    split = helper.make_node("Split", ["y"], names, axis=axis)
+    _, split_model = _single_node_model(tmp_path / "split", split, [("y", list(want.shape))],
+                                        opset=11)
+    for threads in (1, 2, 3):
+        got = tw.Session(cat_model, tw.Config(threads=threads)).run(feeds)["y"]
+        np.testing.assert_array_equal(got, want, err_msg=f"Concat, {threads} threads")
+        parts = tw.Session(split_model, tw.Config(threads=threads)).run({"y": want})
+        for n in names:
+            np.testing.assert_array_equal(parts[n], feeds[n], err_msg=f"Split {n}, {threads} threads")

@@ -53,7 +53,7 @@ class ConcatKernel : public OpKernel {
       if (!t) continue;
       const int64_t row = t->shape[axis] * inner;
       strided_copy(t->data, {row, 1}, static_cast<char*>(y.data) + offset * es, {out_row, 1},
-                   {outer, row}, es);
+                   {outer, row}, es, ctx.pool());  // large copies split over the pool
       offset += row;
     }
   }
@@ -105,7 +105,7 @@ class SplitKernel : public OpKernel {
         shape[axis] = sizes[i];
         Tensor& y = ctx.output(i, x.dtype, shape);
         strided_copy(static_cast<const char*>(x.data) + offset * es, {in_row, 1}, y.data,
-                     {row, 1}, {outer, row}, es);
+                     {row, 1}, {outer, row}, es, ctx.pool());
       }
       offset += row;
     }
