@@ -213,7 +213,7 @@ def test_concat_and_split_copy_over_threads(tmp_path, shapes, axis):
     rng = np.random.default_rng(6)
     feeds = {n: rng.standard_normal(s).astype(np.float32) for n, s in zip(names, shapes)}
     want = np.concatenate([feeds[n] for n in names], axis=axis)
-    split = helper.make_node("Split", ["y"], names, axis=axis)
+    split = helper.make_node("Split", ["y"], names, axis=axis, split=[s[axis] for s in shapes])
     _, split_model = _single_node_model(tmp_path / "split", split, [("y", list(want.shape))],
                                         opset=11)
     for threads in (1, 2, 3):
