@@ -1,7 +1,7 @@
 // GFLOP/s of the AVX-512 GEMM driver (gemm_blocked.h) with different register tiles on the
 // conv shapes (M = output channels, N = output pixels, K = input channels x kernel taps) of
 // squeezenet, densenet121 and resnet50, A pre-packed as the conv kernel keeps it. This is
-// how the 8x32 tile in gemm_avx512.cpp was chosen. Best of 30 runs, one thread:
+// how the 16x16 tile in gemm_avx512.cpp was chosen. Best of 30 runs, one thread:
 //
 //   g++ -O3 -mavx512f -mavx2 -mfma -std=c++17 -Icore_native/src -Icore_native/include
 //       benchmarks/gemm_tile_sweep.cpp -o /tmp/gemm_tile_sweep    (one line)
@@ -48,8 +48,8 @@ int main() {
   for (auto& s : shapes) {
     double a = bench<14,32>(s[0],s[1],s[2], 30);
     double b = bench<8,32>(s[0],s[1],s[2], 30);
-    double c = bench<6,64>(s[0],s[1],s[2], 30);
-    double d = bench<10,32>(s[0],s[1],s[2], 30);
-    printf("M=%5ld N=%5ld K=%5ld  14x32 %6.1f  8x32 %6.1f  6x64 %6.1f  10x32 %6.1f GF/s\n", s[0], s[1], s[2], a, b, c, d);
+    double c = bench<16,16>(s[0],s[1],s[2], 30);
+    double d = bench<4,64>(s[0],s[1],s[2], 30);
+    printf("M=%5ld N=%5ld K=%5ld  14x32 %6.1f  8x32 %6.1f  16x16 %6.1f  4x64 %6.1f GF/s\n", s[0], s[1], s[2], a, b, c, d);
   }
 }

@@ -5,15 +5,17 @@
 namespace tinyai {
 namespace gemm_detail {
 
-// 8x32 tile: 16 zmm accumulators + 2 for B. A 14x32 tile (28 accumulators) fills the
-// register file on paper but measured 5-60 % slower here (GCC's code for it, and whole
-// wasted rows for the small channel counts of 1x1 convs: 16 rows cost two 14-row panels);
-// benchmarks/gemm_tile_sweep.cpp runs the comparison (conv shapes of the light models, 1024^3).
-using Avx512Gemm = BlockedGemm</*VW=*/16, /*MR=*/8, /*NR=*/32>;
+// 16x16 tile: 16 zmm accumulators, one B vector per k step and 16 broadcasts. Measured
+// against 14x32, 8x32, 4x64, 6x48, 6x64 and 10x32 by benchmarks/gemm_tile_sweep.cpp on the
+// conv shapes of the light models (an AMD EPYC with AVX-512): best or tied on nearly all of
+// them, clearly so where N (output pixels) is small, since a 16-wide panel wastes less of a
+// 13x13 or 7x7 image than a 32-wide one. 14x32 (28 accumulators, the register file's fill
+// on paper) was slowest.
+using Avx512Gemm = BlockedGemm</*VW=*/16, /*MR=*/16, /*NR=*/16>;
 
 // Constant-initialised: taking the table needs no code compiled for this ISA.
 extern const GemmKernel kGemmAvx512f;
-const GemmKernel kGemmAvx512f{Isa::Avx512, 8, 32, &Avx512Gemm::run, &Avx512Gemm::gemv,
+const GemmKernel kGemmAvx512f{Isa::Avx512, 16, 16, &Avx512Gemm::run, &Avx512Gemm::gemv,
                              &Avx512Gemm::pack_a_rows, &Avx512Gemm::pack_b_cols};
 
 }  // namespace gemm_detail
