@@ -25,9 +25,10 @@ namespace {
 constexpr int64_t kMinParallelMacs = 1 << 17;
 constexpr int kLineFloats = 16;
 
-const GemmKernel& kernel_for(Isa isa) {
+const GemmKernel& kernel_for(const GemmRuntime& rt) {
+  const Isa isa = rt.isa;
 #if TINYAI_X86_KERNELS
-  if (isa == Isa::Avx512) return gemm_detail::kGemmAvx512f;
+  if (isa == Isa::Avx512) return rt.wide_tile ? gemm_detail::kGemmAvx512fWide : gemm_detail::kGemmAvx512f;
   if (isa == Isa::Avx2) return gemm_detail::kGemmAvx2Fma;
 #endif
 #if TINYAI_NEON_KERNELS
@@ -99,7 +100,7 @@ float* aligned_floats(void* dst) {
 
 GemmCall make_call(const GemmRuntime& rt, const GemmArgs& g, void* workspace,
                    const GemmEpilogue& ep, const PackedA* packed_a, const PackedB* packed_b) {
-  const GemmKernel& k = kernel_for(rt.isa);
+  const GemmKernel& k = kernel_for(rt);
   GemmCall call;
   call.g = g;
   call.bl = blocking_for(k, rt.kc);
@@ -107,12 +108,12 @@ GemmCall make_call(const GemmRuntime& rt, const GemmArgs& g, void* workspace,
   call.prefetch_floats = rt.prefetch_lines * kLineFloats;
   call.workspace = workspace;
   if (packed_a && packed_a->data && packed_a->isa == k.isa && packed_a->kc == rt.kc &&
-      packed_a->M == g.M && packed_a->K == g.K) {
+      packed_a->mr == k.mr && packed_a->M == g.M && packed_a->K == g.K) {
     call.packed_a = packed_a->data;
     call.packed_a_rows = gemm_detail::round_up(g.M, k.mr);
   }
   if (packed_b && packed_b->data && packed_b->isa == k.isa && packed_b->kc == rt.kc &&
-      packed_b->K == g.K && packed_b->N == g.N) {
+      packed_b->nr == k.nr && packed_b->K == g.K && packed_b->N == g.N) {
     call.packed_b = packed_b->data;
     call.packed_b_cols = gemm_detail::round_up(g.N, k.nr);
   }
@@ -120,7 +121,7 @@ GemmCall make_call(const GemmRuntime& rt, const GemmArgs& g, void* workspace,
 }
 
 void dispatch(const GemmRuntime& rt, const GemmCall& call) {
-  const GemmKernel& k = kernel_for(rt.isa);
+  const GemmKernel& k = kernel_for(rt);
   const int64_t M = call.g.M, N = call.g.N, K = call.g.K;
   cache_model_record_gemm(k.isa, M, N, K, call.bl.mc, call.bl.kc, call.bl.nc, k.mr, k.nr,
                           call.g.beta == 0.f);
@@ -165,6 +166,7 @@ GemmRuntime gemm_runtime(const SessionConfig& c, ThreadPool* pool, SimdOp family
   rt.prefetch_lines = use_prefetch(c, family) ? c.cache.prefetch_distance : 0;
   rt.fuse = use_fusion(c, family);
   rt.pool = pool;
+  rt.wide_tile = family != SimdOp::Conv;
   return rt;
 }
 
@@ -173,18 +175,18 @@ GemmRuntime gemm_runtime(const KernelContext& ctx, SimdOp family) {
 }
 
 GemmPlanInfo gemm_plan_info(const GemmRuntime& rt) {
-  const GemmKernel& k = kernel_for(rt.isa);
+  const GemmKernel& k = kernel_for(rt);
   const Blocking bl = blocking_for(k, rt.kc);
   return {k.mr, k.nr, bl.mc, bl.kc, bl.nc};
 }
 
 size_t sgemm_workspace_bytes(const GemmRuntime& rt, int64_t M, int64_t N, int64_t K) {
-  const GemmKernel& k = kernel_for(rt.isa);
+  const GemmKernel& k = kernel_for(rt);
   return slice_bytes(k, blocking_for(k, rt.kc), M, N, K) * static_cast<size_t>(thread_count(rt));
 }
 
 size_t sgemm_packed_a_bytes(const GemmRuntime& rt, int64_t M, int64_t K) {
-  const GemmKernel& k = kernel_for(rt.isa);
+  const GemmKernel& k = kernel_for(rt);
   if (k.isa == Isa::Scalar || M <= 0 || K <= 0) return 0;
   return static_cast<size_t>(gemm_detail::round_up(M, k.mr) * K) * sizeof(float) +
          gemm_detail::kWorkspaceAlign;
@@ -192,7 +194,7 @@ size_t sgemm_packed_a_bytes(const GemmRuntime& rt, int64_t M, int64_t K) {
 
 PackedA sgemm_pack_a(const GemmRuntime& rt, bool trans_a, int64_t M, int64_t K, float alpha,
                      const float* A, int64_t lda, void* dst) {
-  const GemmKernel& k = kernel_for(rt.isa);
+  const GemmKernel& k = kernel_for(rt);
   const Blocking bl = blocking_for(k, rt.kc);
   float* out = aligned_floats(dst);
   const GemmArgs g{trans_a, false, M, 0, K, alpha, A, lda, nullptr, 0, 0.f, nullptr, 0};
@@ -204,11 +206,11 @@ PackedA sgemm_pack_a(const GemmRuntime& rt, bool trans_a, int64_t M, int64_t K, 
     rt.pool->parallel_for(panels, 1, pack);
   else
     pack(0, panels);
-  return PackedA{out, M, K, k.isa, rt.kc};
+  return PackedA{out, M, K, k.isa, rt.kc, k.mr};
 }
 
 size_t sgemm_packed_b_bytes(const GemmRuntime& rt, int64_t K, int64_t N) {
-  const GemmKernel& k = kernel_for(rt.isa);
+  const GemmKernel& k = kernel_for(rt);
   if (k.isa == Isa::Scalar || K <= 0 || N <= 0) return 0;
   return static_cast<size_t>(gemm_detail::round_up(N, k.nr) * K) * sizeof(float) +
          gemm_detail::kWorkspaceAlign;
@@ -216,7 +218,7 @@ size_t sgemm_packed_b_bytes(const GemmRuntime& rt, int64_t K, int64_t N) {
 
 PackedB sgemm_pack_b(const GemmRuntime& rt, bool trans_b, int64_t K, int64_t N, const float* B,
                      int64_t ldb, void* dst) {
-  const GemmKernel& k = kernel_for(rt.isa);
+  const GemmKernel& k = kernel_for(rt);
   const Blocking bl = blocking_for(k, rt.kc);
   float* out = aligned_floats(dst);
   const GemmArgs g{false, trans_b, 0, N, K, 1.f, nullptr, 0, B, ldb, 0.f, nullptr, 0};
@@ -228,7 +230,7 @@ PackedB sgemm_pack_b(const GemmRuntime& rt, bool trans_b, int64_t K, int64_t N, 
     rt.pool->parallel_for(panels, 1, pack);
   else
     pack(0, panels);
-  return PackedB{out, K, N, k.isa, rt.kc};
+  return PackedB{out, K, N, k.isa, rt.kc, k.nr};
 }
 
 void apply_epilogue(float* C, int64_t ldc, int64_t M, int64_t N, const GemmEpilogue& ep) {
@@ -264,7 +266,7 @@ void sgemm(const GemmRuntime& rt, bool trans_a, bool trans_b, int64_t M, int64_t
   dispatch(rt, call);
 }
 
-bool sgemm_takes_b_packer(const GemmRuntime& rt) { return kernel_for(rt.isa).isa != Isa::Scalar; }
+bool sgemm_takes_b_packer(const GemmRuntime& rt) { return kernel_for(rt).isa != Isa::Scalar; }
 
 void sgemm_with_b_packer(const GemmRuntime& rt, int64_t M, int64_t N, int64_t K, float alpha,
                          const float* A, int64_t lda, const GemmBPacker& b, float beta, float* C,

@@ -39,6 +39,10 @@ struct GemmRuntime {
   int prefetch_lines = 0;      // software prefetch distance in cache lines (0: off)
   bool fuse = false;           // epilogues may be fused into the GEMM store
   ThreadPool* pool = nullptr;  // null: single-threaded
+  // AVX-512 register tile: 16x16 for convolutions (output pixels are often few: 13x13, 7x7),
+  // 8x32 for MatMul/Gemm/attention (wide N, and rows as few as a short sequence); measured
+  // by benchmarks/gemm_tile_sweep.cpp. Other ISAs have one tile.
+  bool wide_tile = false;
 };
 
 // The runtime kernels of `family` use in this node: ISA from the session's SIMD level and
@@ -60,6 +64,7 @@ struct PackedA {
   int64_t M = 0, K = 0;
   Isa isa = Isa::Scalar;
   int kc = 0;
+  int mr = 0;  // the register tile's rows it was packed for
 };
 // op(B) packed once into the blocked panel layout for every K block, for a B that many sgemm
 // calls reuse (a constant weight on the right of activations x weights, kept across runs).
@@ -68,6 +73,7 @@ struct PackedB {
   int64_t K = 0, N = 0;
   Isa isa = Isa::Scalar;
   int kc = 0;
+  int nr = 0;  // the register tile's columns it was packed for
 };
 // Bytes of packing workspace sgemm needs for these sizes under `rt` (one slice per thread).
 // Kernels get it from ctx.scratch() so packed panels show in the memory accounting.

@@ -67,7 +67,8 @@ const GemmKernel& gemm_kernel_scalar();
 const GemmKernel& gemm_kernel_baseline();
 // Defined by gemm_avx2.cpp / gemm_avx512.cpp, which are built on x86-64 only (TINYAI_X86_KERNELS).
 extern const GemmKernel kGemmAvx2Fma;
-extern const GemmKernel kGemmAvx512f;
+extern const GemmKernel kGemmAvx512f;      // 16x16 tile
+extern const GemmKernel kGemmAvx512fWide;  // 8x32 tile
 // Defined by gemm_neon.cpp, built on AArch64 only (TINYAI_NEON_KERNELS).
 extern const GemmKernel kGemmNeon;
 
