@@ -12,15 +12,14 @@
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
-#include <sys/mman.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
+#include <pthread.h>
+
 #include <limits>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
 
+#include "loader/blob_pages.h"
 #include "loader/range_reader.h"
 #include "tinyai/errors.h"
 
@@ -36,9 +35,6 @@ constexpr int kAdaptiveWindowCap = 16;
 // Bandwidth emulation: a read starting within this long of the previous one's emulated end
 // continues the same stream.
 constexpr std::chrono::milliseconds kThrottleCatchUp{20};
-// Freed blob bytes are handed back to the OS once they add up to an eighth of the budget (at
-// least this much): see free_blobs.
-constexpr uint64_t kMinTrimBytes = uint64_t{8} << 20;
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -125,6 +121,9 @@ struct ProgressiveLoader::Impl {
   std::shared_ptr<WeightsFile> file;
   std::shared_ptr<MemoryTracker> tracker;
   RangeReader reader;
+  // Blob memory: evicted blobs' pages are recycled into new blobs (see blob_pages.h). Shared
+  // with the blobs themselves, which may outlive the loader in a caller's hands.
+  std::shared_ptr<BlobPages> pages = std::make_shared<BlobPages>();
 
   mutable std::mutex mu;
   std::condition_variable io_cv;    // wakes the I/O thread: work may be available
@@ -153,7 +152,6 @@ struct ProgressiveLoader::Impl {
   // tracker never sees more than the budget; callers' rare drops are freed under the lock.
   std::vector<BufferPtr> graveyard;
   int64_t resident = 0;         // loaded units + the read in flight
-  uint64_t freed_since_trim = 0;  // I/O thread only (free_blobs)
 
   // Statistics.
   int64_t hits = 0, misses = 0, bytes_read = 0, verify_bytes = 0, evictions = 0;
@@ -458,36 +456,24 @@ struct ProgressiveLoader::Impl {
 
   // ---- the I/O thread -------------------------------------------------------------------
 
-  // Every blob is fresh memory (freed blobs go back to the OS, see free_blobs), so copying into
-  // it page-faults once per 4 KiB page: a third of the I/O thread's time in a profile. Asking
-  // for transparent huge pages (where THP is in "madvise" mode) faults once per 2 MiB instead.
-  static void prefer_huge_pages(void* data, size_t nbytes) {
-#ifdef MADV_HUGEPAGE
-    constexpr uintptr_t kHuge = uintptr_t{2} << 20;
-    if (nbytes < 2 * kHuge) return;
-    const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + kHuge - 1) / kHuge * kHuge;
-    const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + nbytes) / kHuge * kHuge;
-    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
-#endif
+  // Free pages the loader may keep for recycling: what the budget leaves beside the resident
+  // units and the read in flight, so recycled pages plus blobs stay within the budget. No
+  // budget: nothing is evicted, so nothing is worth keeping.
+  uint64_t recycle_limit() const {
+    const uint64_t cap = budget();
+    const uint64_t used = static_cast<uint64_t>(std::max<int64_t>(0, resident));
+    return cap > used ? cap - used : 0;
   }
 
-  // Frees evicted blobs and hands their pages back to the OS. glibc raises its mmap threshold
-  // after a large free (up to 32 MiB), so later blobs of a streamed layer come from a malloc
-  // heap whose freed middle is never returned: the process kept ~180 MB above the weight
-  // budget on vgg19 at 128 MiB. Trimming keeps RSS near the budget, but each trim walks every
-  // arena and the next blobs then fault in fresh pages (trimming after every eviction doubled
-  // the I/O thread's busy time on resnet50 at 30 %), so it waits until the freed bytes reach
-  // `trim_after`: RSS stays within about that much above the budget. I/O thread only.
-  void free_blobs(std::vector<BufferPtr>& blobs, uint64_t trim_after) {
-    for (const BufferPtr& b : blobs)
-      if (b && b.use_count() == 1) freed_since_trim += b->size();
-    blobs.clear();
-#ifdef __GLIBC__
-    if (freed_since_trim >= trim_after) {
-      malloc_trim(0);
-      freed_since_trim = 0;
-    }
-#endif
+  // Drops evicted blobs: their pages go to the recycler (when nobody else holds them), where
+  // the next blob picks them up. Called without the lock (the I/O thread) or with it (callers).
+  void free_blobs(std::vector<BufferPtr>& blobs) { blobs.clear(); }
+
+  // Callers' drops (unload, a smaller budget, a re-split), with the lock held: rare, so the
+  // recycler is trimmed right away.
+  void drop_graveyard() {
+    free_blobs(graveyard);
+    pages->trim(recycle_limit());
   }
 
   [[noreturn]] void corrupted(const Job& job, const std::string& where) const {
@@ -517,18 +503,35 @@ struct ProgressiveLoader::Impl {
     return crcs;
   }
 
-  JobResult run_job(const Job& job) {
+  // A tracked buffer for the unit, on recycled pages. Its data sits at the file offset's phase
+  // within a page, so the disk can write the range straight into it (read_in_place); a unit
+  // whose offset is not tensor-aligned (a caller's arbitrary split) gets phase 0 and is read
+  // through the bounce buffer, so the tensors in it keep their alignment.
+  BufferPtr allocate_blob(const Job& job, uint64_t keep_free) {
+    const size_t phase = job.offset % kTensorAlignment == 0 ? job.offset % BlobPages::kPage : 0;
+    const BlobPages::Blob b = pages->allocate(job.nbytes, phase);
+    pages->trim(keep_free);  // what the recycler held beyond the budget goes back to the OS
+    std::shared_ptr<BlobPages> owner = pages;
+    try {
+      return std::make_shared<Buffer>(tracker, MemCategory::Weight, job.nbytes, b.data,
+                                      [owner](void* p) { owner->release(p); });
+    } catch (...) {
+      pages->release(b.data);
+      throw;
+    }
+  }
+
+  JobResult run_job(const Job& job, uint64_t keep_free) {
     JobResult r;
     const auto t0 = Clock::now();
     try {
-      auto buf = std::make_shared<Buffer>(tracker, MemCategory::Weight, job.nbytes);
-      prefer_huge_pages(buf->data(), job.nbytes);
+      auto buf = allocate_blob(job, keep_free);
       uint32_t want = job.whole_blob ? job.blob_crc : job.crc;
       if (!job.derive_pieces.empty()) {
         r.piece_crcs = derive_piece_crcs(job, *buf, r);
         want = r.piece_crcs[static_cast<size_t>(job.ref.piece)];
       }
-      if (reader.read(job.offset, job.nbytes, buf->data()) != want)
+      if (reader.read_in_place(job.offset, job.nbytes, buf->data()) != want)
         corrupted(job, job.whole_blob ? std::string()
                                       : " in piece " + std::to_string(job.ref.piece + 1));
       r.bytes_read += job.nbytes;
@@ -543,6 +546,10 @@ struct ProgressiveLoader::Impl {
   }
 
   void io_loop() {
+#ifdef __GLIBC__
+    // Named so per-thread CPU time (/proc/<pid>/task/*/comm, top -H) tells it from compute.
+    pthread_setname_np(pthread_self(), "tinyai-loader");
+#endif
     std::unique_lock<std::mutex> lk(mu);
     while (!stop) {
       Job job;
@@ -552,11 +559,11 @@ struct ProgressiveLoader::Impl {
       }
       std::vector<BufferPtr> evicted;
       evicted.swap(graveyard);
-      const uint64_t trim_after = std::max(kMinTrimBytes, budget() / 8);
+      const uint64_t keep_free = recycle_limit();  // resident includes this job already
       lk.unlock();
-      free_blobs(evicted, trim_after);
+      free_blobs(evicted);
       const auto t0 = Clock::now();
-      JobResult r = run_job(job);
+      JobResult r = run_job(job, keep_free);
       lk.lock();
       // Emulated slow storage: the read took as long as the limit allows, not less.
       if (bandwidth_mbps > 0 && r.bytes_read > 0) {
@@ -720,7 +727,7 @@ void ProgressiveLoader::set_config(const ProgressiveLoaderConfig& config) {
     impl_->cfg = config;
     impl_->reset_window();
     impl_->make_room(0, -1, LayerPriority::Low);  // a smaller budget applies now
-    impl_->graveyard.clear();
+    impl_->drop_graveyard();
   }
   impl_->io_cv.notify_one();
 }
@@ -793,7 +800,7 @@ bool ProgressiveLoader::unload_layer(int layer) {
     u.error.clear();
     u.error_minimum_bytes = 0;
   }
-  impl_->graveyard.clear();
+  impl_->drop_graveyard();
   return true;
 }
 
@@ -844,6 +851,9 @@ LoaderStats ProgressiveLoader::stats() const {
   s.load_errors = m.load_errors;
   s.verify_bytes_read = m.verify_bytes;
   s.io_busy_seconds = m.io_busy_seconds;
+  s.recycled_bytes = static_cast<int64_t>(m.pages->recycled_bytes());
+  s.fresh_blob_bytes = static_cast<int64_t>(m.pages->fresh_bytes());
+  s.free_page_bytes = static_cast<int64_t>(m.pages->free_bytes());
   s.position = m.cur;
   s.min_window = m.cfg.enable_prefetch ? m.min_window() : 0;
   s.max_window = m.cfg.enable_prefetch ? m.max_window() : 0;
@@ -952,7 +962,7 @@ void ProgressiveLoader::set_layer_pieces(int layer, const std::vector<uint64_t>&
                                " while it is acquired; release it first");
     for (Unit& u : L.units)
       if (u.status == LayerStatus::Loaded) m.drop(u);  // a read in flight is dropped on finish
-    m.graveyard.clear();
+    m.drop_graveyard();
     std::vector<Unit> units(bounds.size() - 1);
     for (size_t p = 0; p < units.size(); ++p) {
       units[p].offset = L.blob_offset + bounds[p];

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <cstdint>
 #include <cstring>
 
 #include "tinyai/errors.h"
@@ -107,6 +108,41 @@ uint32_t RangeReader::read(uint64_t offset, uint64_t nbytes, void* dst, uint32_t
     direct_fd_ = -1;
   }
   return read_buffered(offset, nbytes, out, crc);
+}
+
+uint32_t RangeReader::read_in_place(uint64_t offset, uint64_t nbytes, void* dst) const {
+  auto* out = static_cast<unsigned char*>(dst);
+  if (direct_fd_ < 0 || nbytes == 0 ||
+      (reinterpret_cast<uintptr_t>(out) - offset) % kDirectAlign != 0)
+    return read(offset, nbytes, dst);
+  const uint64_t end = offset + nbytes;
+  unsigned char* const block0 = out - (offset % kDirectAlign);  // holds the file's aligned base
+  const uint64_t base = offset / kDirectAlign * kDirectAlign;
+  uint32_t crc = 0;
+  uint64_t pos = offset;  // next byte to checksum
+  while (pos < end) {
+    const uint64_t at = pos / kDirectAlign * kDirectAlign;
+    const uint64_t want = std::min<uint64_t>(
+        kDirectChunkBytes, (end - at + kDirectAlign - 1) / kDirectAlign * kDirectAlign);
+    ssize_t got;
+    do {
+      got = ::pread(direct_fd_, block0 + (at - base), want, static_cast<off_t>(at));
+    } while (got < 0 && errno == EINTR);
+    if (got < 0 && errno == EINVAL && pos == offset) {
+      ::close(direct_fd_);  // refused: buffered from now on
+      direct_fd_ = -1;
+      return read_buffered(offset, nbytes, out, 0);
+    }
+    if (got < 0) read_failed(want, at, errno);
+    const uint64_t have = static_cast<uint64_t>(got);
+    if (have <= pos - at) read_failed(end - pos, pos, 0);  // end of file before the range ends
+    const uint64_t n = std::min(end, at + have) - pos;
+    // Checksummed chunk by chunk, while the next chunk has not been asked for yet: the disk
+    // idles for the CRC (about 1/15 of the read at 14 GB/s), which keeps this path simple.
+    crc = crc32_update(crc, out + (pos - offset), n);
+    pos += n;
+  }
+  return crc;
 }
 
 bool RangeReader::read_direct(uint64_t offset, uint64_t nbytes, unsigned char* out,

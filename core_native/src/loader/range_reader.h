@@ -34,6 +34,11 @@ class RangeReader {
   // Reads exactly `nbytes` at absolute `offset` into `dst` and returns the CRC-32 of those
   // bytes continued from `crc` (crc32_update semantics); throws ModelError on I/O errors.
   uint32_t read(uint64_t offset, uint64_t nbytes, void* dst, uint32_t crc = 0) const;
+  // As read(), with the disk writing straight into `dst` (no bounce buffer, no copy): `dst`
+  // lies at the same offset modulo kDirectAlign as `offset`, and the whole aligned blocks
+  // around [dst, dst + nbytes) are writable (the bytes outside the range are overwritten with
+  // the file's neighbouring bytes). Falls back to read() where O_DIRECT is unavailable.
+  uint32_t read_in_place(uint64_t offset, uint64_t nbytes, void* dst) const;
 
   const std::string& path() const { return path_; }
   bool direct() const { return direct_fd_ >= 0; }
