@@ -34,9 +34,10 @@ constexpr int64_t kNeverUsed = std::numeric_limits<int64_t>::max();
 // the loader read at ~0.6x the disk's O_DIRECT rate during inference. A second thread keeps a
 // read queued at the disk through those gaps; the threads share the queue and the budget.
 constexpr int kIoThreads = 2;
-// The adaptive window grows up to this many units ahead (or the configured window, if larger):
-// beyond it a stall is a bandwidth limit, not a window that is too short.
-constexpr int kAdaptiveWindowCap = 16;
+// The adaptive window grows up to this many units ahead (or the configured window, if larger).
+// Deep enough for vgg19 at 30 %, whose convs must prefetch into fc6's pieces ~30 units ahead;
+// the budget (memory pressure) and the disk (see end_interval) bound it in practice.
+constexpr int kAdaptiveWindowCap = 64;
 // Bandwidth emulation: a read starting within this long of the previous one's emulated end
 // continues the same stream.
 constexpr std::chrono::milliseconds kThrottleCatchUp{20};
@@ -264,12 +265,15 @@ struct ProgressiveLoader::Impl {
   void reset_window() { window = std::max(0, cfg.prefetch_window); }
   int effective_window() const { return cfg.enable_prefetch ? window : 0; }
 
-  // The prefetcher could hold only `fitted` units of the window: shrink to that (once per
-  // acquire interval, so one tight moment does not collapse the window).
+  // The prefetcher could hold only `fitted` units of the window: shrink by one unit towards
+  // that, once per acquire interval. Not straight to `fitted`: units differ in size by orders
+  // of magnitude (vgg19: 7 KB convs, 43 MB fc6 pieces), so the count that fits while a big
+  // piece waits says little about the small layers after it; the budget itself keeps the
+  // prefetcher from overfilling (make_room), the window only says how far ahead to look.
   void on_memory_pressure(int fitted) {
     pressure = true;
-    if (!cfg.enable_adaptive_window || shrunk) return;
-    window = std::max(min_window(), std::min(window - 1, fitted));
+    if (!cfg.enable_adaptive_window || shrunk || fitted >= window) return;
+    window = std::max(min_window(), window - 1);
     shrunk = true;
   }
 
@@ -693,7 +697,7 @@ struct ProgressiveLoader::Impl {
   // (resnet50 at 30 %: 98 MB with the window grown to 7-16 vs 85 MB at 2).
   void end_interval(bool stalled) {
     if (stalled && cfg.enable_adaptive_window && !pressure && idle_on_window)
-      window = std::min(max_window(), window + 1);
+      window = std::min(max_window(), window * 2);  // reach far ahead within a few runs
     if (stalled) idle_on_window = false;
     pressure = false;
     shrunk = false;
