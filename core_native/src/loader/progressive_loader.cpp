@@ -156,6 +156,7 @@ struct ProgressiveLoader::Impl {
   // The I/O thread went idle with every unit of the window read, since the last stall: the
   // window, not the disk, limited prefetch (see end_interval).
   bool idle_on_window = false;
+  int reads_in_flight = 0;
   bool shrunk = false;          // the window shrank since the last acquire
   std::deque<UnitRef> demand_q;
   // Dropped blobs. The I/O thread frees its evictions after unlocking (unmapping a large blob
@@ -369,6 +370,7 @@ struct ProgressiveLoader::Impl {
     Unit& u = L.units[r.piece];
     resident += static_cast<int64_t>(u.nbytes);
     peak_resident = std::max(peak_resident, resident);
+    ++reads_in_flight;
     u.status = LayerStatus::Loading;
     job = Job{};
     job.ref = r;
@@ -455,7 +457,7 @@ struct ProgressiveLoader::Impl {
       start_job(r, true, job);
       return true;
     }
-    idle_on_window = true;
+    if (reads_in_flight == 0) idle_on_window = true;  // else the disk is still busy
     return false;
   }
 
@@ -464,6 +466,7 @@ struct ProgressiveLoader::Impl {
     verify_bytes += static_cast<int64_t>(r.verify_bytes);
     io_busy_seconds += r.seconds;
     (job.prefetch ? prefetch_loads : demand_loads) += 1;
+    --reads_in_flight;
     Layer& L = layers[job.ref.layer];
     if (L.generation != job.generation) {  // the layer was re-split while we read
       resident -= static_cast<int64_t>(job.nbytes);
