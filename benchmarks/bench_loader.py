@@ -325,16 +325,23 @@ def end_to_end(disk_mb_per_s: float, runs: int) -> None:
               f"{ort_rss['peak_rss_bytes'] / 1e6:.0f} MB (ratio "
               f"{ours['peak_rss_bytes'] / ort_rss['peak_rss_bytes']:.2f}; target <= 300 MB)")
 
-    # 30 % budgets: latency vs the overlap bound.
-    print(f"  {'model':<10}{'prefetch':>9}{'ms':>10}{'free ms':>10}{'MB read':>9}"
-          f"{'bound ms':>10}{'/bound':>8}{'/free':>8}{'stall %':>9}")
+    # 30 % budgets: latency vs the overlap bound. Two bounds: with the bytes this run read
+    # (the definition), and with the fewest bytes any schedule must read per inference
+    # in the steady state, weights - budget (the units not read in a cycle are all resident at
+    # once, at the cycle's start): reading more than needed must not make the bound easier.
+    print(f"  load average {os.getloadavg()[0]:.2f}; disk {disk_mb_per_s:.0f} MB/s (O_DIRECT); "
+          f"/bound uses MB read, /min bound uses min MB = weights - budget")
+    print(f"  {'model':<10}{'prefetch':>9}{'ms':>10}{'free ms':>10}{'MB read':>9}{'min MB':>8}"
+          f"{'bound ms':>10}{'/bound':>8}{'/min bound':>11}{'/free':>8}{'stall %':>9}")
     for name in ("resnet50", "vgg19"):
         model = tw.load_model(_light(name))
         feeds = synthetic_inputs(model)
         free = median_run(_session(model, None), feeds, runs)
         weights = str(model.weights_path)
+        budget = int(model.weight_bytes * 0.3)
+        min_read = model.weight_bytes - budget
         for prefetch in (True, False):
-            sess = _session(model, int(model.weight_bytes * 0.3), prefetch=prefetch)
+            sess = _session(model, budget, prefetch=prefetch)
             try:
                 sess.run(feeds)  # warm-up (plans, split-layer CRCs)
             except tw.TinyAIError as e:
@@ -347,9 +354,10 @@ def end_to_end(disk_mb_per_s: float, runs: int) -> None:
                     - before["bytes_read"] + before["verify_bytes_read"]) / runs
             stall = (after["stall_seconds"] - before["stall_seconds"]) / runs
             bound = max(free, read / (disk_mb_per_s * 1e6))
+            min_bound = max(free, min_read / (disk_mb_per_s * 1e6))
             print(f"  {name:<10}{'on' if prefetch else 'off':>9}{t * 1e3:>10.1f}{free * 1e3:>10.1f}"
-                  f"{read / 1e6:>9.0f}{bound * 1e3:>10.1f}{t / bound:>8.2f}{t / free:>8.2f}"
-                  f"{100 * stall / t:>9.1f}")
+                  f"{read / 1e6:>9.0f}{min_read / 1e6:>8.0f}{bound * 1e3:>10.1f}{t / bound:>8.2f}"
+                  f"{t / min_bound:>11.2f}{t / free:>8.2f}{100 * stall / t:>9.1f}")
 
     # 200 MB/s emulated disk, adaptive window: stall fraction per inference.
     print("  emulated 200 MB/s disk, adaptive window (resnet50):")
