@@ -89,10 +89,11 @@ def stream_with_loader(path: str, budget_fraction: float, passes: int,
                                      enable_adaptive_window=True, max_memory_usage=budget)
     with ProgressiveLoader(path, cfg, bandwidth_limit_mbps=bandwidth_mbps) as ld:
         sizes = ld.stats()["layer_bytes"]
-        # A layer over a third of the budget is streamed in pieces, as a Session would.
-        piece_cap = max(1, budget // 3)
+        # A layer over a quarter of the budget is streamed in pieces of a sixteenth, page-aligned
+        # (read in place), as a Session would (weight_streaming.h).
+        piece_cap = max(4096, budget // 16 // 4096 * 4096)
         for layer, nbytes in enumerate(sizes):
-            if nbytes > piece_cap:
+            if nbytes > budget // 4:
                 ld.set_layer_pieces(layer, list(range(piece_cap, nbytes, piece_cap)))
         order = [l for l, n in enumerate(sizes) if n > 0]
         ld.set_execution_order(order)
