@@ -500,10 +500,13 @@ struct ProgressiveLoader::Impl {
   // Free pages the loader may keep for recycling: what the budget leaves beside the resident
   // units and the read in flight, so recycled pages plus blobs stay within the budget. No
   // budget: nothing is evicted, so nothing is worth keeping.
+  // At most an eighth of the budget besides: a blob takes the pages its own evictions freed
+  // before the trim (see allocate_blob), so the free list only carries what the other thread
+  // and callers drop in between; more would only sit idle in the process's RSS.
   uint64_t recycle_limit() const {
     const uint64_t cap = budget();
     const uint64_t used = static_cast<uint64_t>(std::max<int64_t>(0, resident));
-    return cap > used ? cap - used : 0;
+    return cap > used ? std::min(cap - used, cap / 8) : 0;
   }
 
   // Drops evicted blobs: their pages go to the recycler (when nobody else holds them), where
@@ -528,12 +531,16 @@ struct ProgressiveLoader::Impl {
                                           JobResult& r) {
     std::vector<uint32_t> crcs;
     uint32_t whole = 0;
-    const uint64_t chunk_cap = std::max<uint64_t>(1, buf.size());
+    // Whole pages per chunk: row-block pieces share their phase within a page, so every chunk
+    // lands in place like the piece itself (no bounce buffer, whose pages would stay resident).
+    const uint64_t page = BlobPages::kPage;
+    const uint64_t chunk_cap =
+        std::max<uint64_t>(1, buf.size() >= page ? buf.size() / page * page : buf.size());
     for (const auto& piece : job.derive_pieces) {
       uint32_t crc = 0;
       for (uint64_t done = 0; done < piece.second;) {
         const uint64_t n = std::min(chunk_cap, piece.second - done);
-        crc = reader.read(piece.first + done, n, buf.data(), crc);
+        crc = reader.read_in_place(piece.first + done, n, buf.data(), crc);
         done += n;
       }
       crcs.push_back(crc);

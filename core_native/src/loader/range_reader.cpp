@@ -110,15 +110,15 @@ uint32_t RangeReader::read(uint64_t offset, uint64_t nbytes, void* dst, uint32_t
   return read_buffered(offset, nbytes, out, crc);
 }
 
-uint32_t RangeReader::read_in_place(uint64_t offset, uint64_t nbytes, void* dst) const {
+uint32_t RangeReader::read_in_place(uint64_t offset, uint64_t nbytes, void* dst,
+                                    uint32_t crc) const {
   auto* out = static_cast<unsigned char*>(dst);
   if (direct_fd_ < 0 || nbytes == 0 ||
       (reinterpret_cast<uintptr_t>(out) - offset) % kDirectAlign != 0)
-    return read(offset, nbytes, dst);
+    return read(offset, nbytes, dst, crc);
   const uint64_t end = offset + nbytes;
   unsigned char* const block0 = out - (offset % kDirectAlign);  // holds the file's aligned base
   const uint64_t base = offset / kDirectAlign * kDirectAlign;
-  uint32_t crc = 0;
   uint64_t pos = offset;  // next byte to checksum
   while (pos < end) {
     const uint64_t at = pos / kDirectAlign * kDirectAlign;
@@ -131,7 +131,7 @@ uint32_t RangeReader::read_in_place(uint64_t offset, uint64_t nbytes, void* dst)
     if (got < 0 && errno == EINVAL && pos == offset) {
       ::close(direct_fd_);  // refused: buffered from now on
       direct_fd_ = -1;
-      return read_buffered(offset, nbytes, out, 0);
+      return read_buffered(offset, nbytes, out, crc);
     }
     if (got < 0) read_failed(want, at, errno);
     const uint64_t have = static_cast<uint64_t>(got);

@@ -38,7 +38,7 @@ class RangeReader {
   // lies at the same offset modulo kDirectAlign as `offset`, and the whole aligned blocks
   // around [dst, dst + nbytes) are writable (the bytes outside the range are overwritten with
   // the file's neighbouring bytes). Falls back to read() where O_DIRECT is unavailable.
-  uint32_t read_in_place(uint64_t offset, uint64_t nbytes, void* dst) const;
+  uint32_t read_in_place(uint64_t offset, uint64_t nbytes, void* dst, uint32_t crc = 0) const;
 
   const std::string& path() const { return path_; }
   bool direct() const { return direct_fd_ >= 0; }
