@@ -22,7 +22,8 @@ End-to-end rows (need a Session that streams through the loader: feature-detecte
     process peak RSS (child process) vs onnxruntime's;
   * resnet50 and vgg19 at 30 % of their weights, weights read from disk: latency vs the
     overlap bound max(unconstrained latency, bytes read per inference / disk bandwidth), prefetch
-    on and off;
+    on and off; also vs the bound with the fewest bytes any schedule reads (weights - budget).
+    The unconstrained, prefetch-on and prefetch-off sessions take turns run by run;
   * a 200 MB/s emulated disk with the adaptive window: stall fraction per inference.
 """
 from __future__ import annotations
