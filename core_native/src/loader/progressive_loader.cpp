@@ -159,9 +159,8 @@ struct ProgressiveLoader::Impl {
   int reads_in_flight = 0;
   bool shrunk = false;          // the window shrank since the last acquire
   std::deque<UnitRef> demand_q;
-  // Dropped blobs. The I/O thread frees its evictions after unlocking (unmapping a large blob
-  // takes a while; stats() must not wait for it) and before it allocates the next blob, so the
-  // tracker never sees more than the budget; callers' rare drops are freed under the lock.
+  // Dropped blobs, freed under the lock before anything else is allocated (cheap: their pages
+  // go to the recycler's free list), so the tracker never sees more than the budget.
   std::vector<BufferPtr> graveyard;
   int64_t resident = 0;         // loaded units + the read in flight
 
@@ -510,7 +509,7 @@ struct ProgressiveLoader::Impl {
   }
 
   // Drops evicted blobs: their pages go to the recycler (when nobody else holds them), where
-  // the next blob picks them up. Called without the lock (the I/O thread) or with it (callers).
+  // the next blob picks them up. Called with the lock held.
   void free_blobs(std::vector<BufferPtr>& blobs) { blobs.clear(); }
 
   // Callers' drops (unload, a smaller budget, a re-split), with the lock held: rare, so the
@@ -595,11 +594,12 @@ struct ProgressiveLoader::Impl {
         continue;
       }
       io_cv.notify_all();  // the other I/O thread may take the next unit meanwhile
-      std::vector<BufferPtr> evicted;
-      evicted.swap(graveyard);
+      // Evicted blobs die here, under the lock: freeing one only hands its pages to the
+      // recycler (no unmapping), and the other I/O thread must not allocate into the room they
+      // made while they still count (the tracker would see both, over the budget).
+      free_blobs(graveyard);
       const uint64_t keep_free = recycle_limit();  // resident includes this job already
       lk.unlock();
-      free_blobs(evicted);
       const auto t0 = Clock::now();
       JobResult r = run_job(reader, job, keep_free);
       lk.lock();
