@@ -22,7 +22,8 @@ End-to-end rows (need a Session that streams through the loader: feature-detecte
     process peak RSS (child process) vs onnxruntime's;
   * resnet50 and vgg19 at 30 % of their weights, weights read from disk: latency vs the
     overlap bound max(unconstrained latency, bytes read per inference / disk bandwidth), prefetch
-    on and off;
+    on and off; also vs the bound with the fewest bytes any schedule reads (weights - budget).
+    The unconstrained, prefetch-on and prefetch-off sessions take turns run by run;
   * a 200 MB/s emulated disk with the adaptive window: stall fraction per inference.
 """
 from __future__ import annotations
@@ -89,10 +90,11 @@ def stream_with_loader(path: str, budget_fraction: float, passes: int,
                                      enable_adaptive_window=True, max_memory_usage=budget)
     with ProgressiveLoader(path, cfg, bandwidth_limit_mbps=bandwidth_mbps) as ld:
         sizes = ld.stats()["layer_bytes"]
-        # A layer over a third of the budget is streamed in pieces, as a Session would.
-        piece_cap = max(1, budget // 3)
+        # A layer over a quarter of the budget is streamed in pieces of a sixteenth, page-aligned
+        # (read in place), as a Session would (weight_streaming.h).
+        piece_cap = max(4096, budget // 16 // 4096 * 4096)
         for layer, nbytes in enumerate(sizes):
-            if nbytes > piece_cap:
+            if nbytes > budget // 4:
                 ld.set_layer_pieces(layer, list(range(piece_cap, nbytes, piece_cap)))
         order = [l for l, n in enumerate(sizes) if n > 0]
         ld.set_execution_order(order)
@@ -325,31 +327,58 @@ def end_to_end(disk_mb_per_s: float, runs: int) -> None:
               f"{ort_rss['peak_rss_bytes'] / 1e6:.0f} MB (ratio "
               f"{ours['peak_rss_bytes'] / ort_rss['peak_rss_bytes']:.2f}; target <= 300 MB)")
 
-    # 30 % budgets: latency vs the overlap bound.
-    print(f"  {'model':<10}{'prefetch':>9}{'ms':>10}{'free ms':>10}{'MB read':>9}"
-          f"{'bound ms':>10}{'/bound':>8}{'/free':>8}{'stall %':>9}")
+    # 30 % budgets: latency vs the overlap bound. Two bounds: with the bytes this run read
+    # (the issue's definition), and with the fewest bytes any schedule must read per inference
+    # in the steady state, weights - budget (the units not read in a cycle are all resident at
+    # once, at the cycle's start): reading more than needed must not make the bound easier.
+    print(f"  load average {os.getloadavg()[0]:.2f}; disk {disk_mb_per_s:.0f} MB/s (O_DIRECT); "
+          f"/bound uses MB read, /min bound uses min MB = weights - budget")
+    print(f"  {'model':<10}{'prefetch':>9}{'ms':>10}{'free ms':>10}{'MB read':>9}{'min MB':>8}"
+          f"{'bound ms':>10}{'/bound':>8}{'/min bound':>11}{'/free':>8}{'stall %':>9}")
     for name in ("resnet50", "vgg19"):
         model = tw.load_model(_light(name))
         feeds = synthetic_inputs(model)
-        free = median_run(_session(model, None), feeds, runs)
         weights = str(model.weights_path)
+        budget = int(model.weight_bytes * 0.3)
+        min_read = model.weight_bytes - budget
+        # The three sessions take turns, one run each, so a load change on the shared machine
+        # hits all of them alike (the ratios compare runs of the same minutes).
+        sessions = {"free": _session(model, None)}
         for prefetch in (True, False):
-            sess = _session(model, int(model.weight_bytes * 0.3), prefetch=prefetch)
+            sess = _session(model, budget, prefetch=prefetch)
             try:
-                sess.run(feeds)  # warm-up (plans, split-layer CRCs)
+                sess.run(feeds)  # warm-up (plans, split-layer CRCs, the window adapts)
+                sess.run(feeds)
             except tw.TinyAIError as e:
                 print(f"  {name:<10}{'on' if prefetch else 'off':>9}  failed: {e}")
                 continue
-            before = loader_counters(sess)
-            t = median_run(sess, feeds, runs, before=lambda: _core.drop_page_cache(weights))
-            after = loader_counters(sess)
+            sessions["on" if prefetch else "off"] = sess
+        sessions["free"].run(feeds)
+        before = {k: loader_counters(v) for k, v in sessions.items()}
+        times = {k: [] for k in sessions}
+        for _ in range(runs):
+            for k, sess in sessions.items():
+                if k != "free":
+                    _core.drop_page_cache(weights)
+                t0 = time.perf_counter()
+                sess.run(feeds)
+                times[k].append(time.perf_counter() - t0)
+        free = statistics.median(times["free"])
+        for k in ("on", "off"):
+            if k not in sessions:
+                continue
+            t = statistics.median(times[k])
+            after = loader_counters(sessions[k])
             read = (after["bytes_read"] - after["verify_bytes_read"]
-                    - before["bytes_read"] + before["verify_bytes_read"]) / runs
-            stall = (after["stall_seconds"] - before["stall_seconds"]) / runs
+                    - before[k]["bytes_read"] + before[k]["verify_bytes_read"]) / runs
+            stall = (after["stall_seconds"] - before[k]["stall_seconds"]) / runs
             bound = max(free, read / (disk_mb_per_s * 1e6))
-            print(f"  {name:<10}{'on' if prefetch else 'off':>9}{t * 1e3:>10.1f}{free * 1e3:>10.1f}"
-                  f"{read / 1e6:>9.0f}{bound * 1e3:>10.1f}{t / bound:>8.2f}{t / free:>8.2f}"
-                  f"{100 * stall / t:>9.1f}")
+            min_bound = max(free, min_read / (disk_mb_per_s * 1e6))
+            print(f"  {name:<10}{k:>9}{t * 1e3:>10.1f}{free * 1e3:>10.1f}"
+                  f"{read / 1e6:>9.0f}{min_read / 1e6:>8.0f}{bound * 1e3:>10.1f}{t / bound:>8.2f}"
+                  f"{t / min_bound:>11.2f}{t / free:>8.2f}{100 * stall / t:>9.1f}"
+                  f"   window {after['current_window']}")
+        del sessions
 
     # 200 MB/s emulated disk, adaptive window: stall fraction per inference.
     print("  emulated 200 MB/s disk, adaptive window (resnet50):")
@@ -358,6 +387,10 @@ def end_to_end(disk_mb_per_s: float, runs: int) -> None:
     if not hasattr(tw.Session, "set_bandwidth_limit_mbps"):
         print("    skipped: Session has no set_bandwidth_limit_mbps()")
         return
+    # Where the budget allows a low stall: at budget fraction f at least (1 - f) of the weights
+    # are read per inference, so the stall is at least 1 - compute / (those bytes at 200 MB/s).
+    free = median_run(_session(model, None), feeds, runs)
+    print(f"    (unconstrained {free * 1e3:.1f} ms; floor % = the least stall any schedule has)")
     for fraction in (0.3, 0.5, 0.7, 1.0):
         sess = _session(model, int(model.weight_bytes * fraction), window=1)
         sess.set_bandwidth_limit_mbps(200.0)
@@ -367,7 +400,12 @@ def end_to_end(disk_mb_per_s: float, runs: int) -> None:
         t = median_run(sess, feeds, runs)
         after = loader_counters(sess)
         stall = (after["stall_seconds"] - before["stall_seconds"]) / runs
-        print(f"    budget {fraction:>4.0%}: {t * 1e3:8.1f} ms, stall {100 * stall / t:5.1f} %, "
+        read = (after["bytes_read"] - after["verify_bytes_read"]
+                - before["bytes_read"] + before["verify_bytes_read"]) / runs
+        io_floor = model.weight_bytes * (1 - fraction) / 200e6
+        floor = 1 - free / max(free, io_floor)
+        print(f"    budget {fraction:>4.0%}: {t * 1e3:8.1f} ms, stall {100 * stall / t:5.1f} % "
+              f"(floor {100 * floor:4.1f} %), {read / 1e6:5.1f} MB read, "
               f"window {after['current_window']} ({after['storage']})")
 
 

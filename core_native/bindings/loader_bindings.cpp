@@ -35,6 +35,9 @@ py::dict loader_stats_dict(const LoaderStats& s) {
   d["wasted_prefetches"] = s.wasted_prefetches;
   d["load_errors"] = s.load_errors;
   d["io_busy_seconds"] = s.io_busy_seconds;
+  d["recycled_bytes"] = s.recycled_bytes;
+  d["fresh_blob_bytes"] = s.fresh_blob_bytes;
+  d["free_page_bytes"] = s.free_page_bytes;
   d["tracker_weight_bytes"] = s.tracker_weight_bytes;
   d["tracker_weight_peak_bytes"] = s.tracker_weight_peak_bytes;
   d["layer_load_seconds"] = s.layer_load_seconds;

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 namespace tinyai {
@@ -42,6 +43,11 @@ class MemoryTracker {
 class Buffer {
  public:
   Buffer(std::shared_ptr<MemoryTracker> tracker, MemCategory cat, size_t bytes);
+  // Tracked memory its owner placed itself (the progressive loader reads weights straight into
+  // recycled, page-aligned memory): `release` hands it back when the last owner drops the
+  // buffer. Counted like any other buffer.
+  Buffer(std::shared_ptr<MemoryTracker> tracker, MemCategory cat, size_t bytes, void* data,
+         std::function<void(void*)> release);
   ~Buffer();
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
@@ -55,6 +61,7 @@ class Buffer {
   MemCategory cat_;
   size_t size_;
   void* data_;
+  std::function<void(void*)> release_;  // empty: data_ came from aligned_alloc
 };
 
 using BufferPtr = std::shared_ptr<Buffer>;

@@ -1,4 +1,5 @@
-// The progressive loader: a background I/O thread reads layer blobs from the weights file
+// The progressive loader: background I/O threads (two, so a read is queued at the disk while
+// the other thread checksums and sets up the next blob) read layer blobs from the weights file
 // into a weight cache bounded by max_memory_usage, prefetching `prefetch_window` layers ahead
 // of execution and evicting the unpinned layer whose next use is furthest away (lower
 // priority first). TinyAI states and priorities.
@@ -53,7 +54,11 @@ struct LoaderStats {
   int64_t wasted_prefetches = 0;    // prefetched units evicted before anyone used them
   int64_t load_errors = 0;          // reads or budget checks that ended in status Error
   int64_t verify_bytes_read = 0;    // part of bytes_read spent deriving per-piece CRCs
-  double io_busy_seconds = 0.0;     // time the I/O thread spent reading (incl. throttling)
+  double io_busy_seconds = 0.0;     // time the I/O threads spent reading (incl. throttling; summed)
+  int64_t recycled_bytes = 0;       // blob bytes placed on recycled pages (no zeroing, no faults;
+                                    // since the loader was created, like fresh_blob_bytes)
+  int64_t fresh_blob_bytes = 0;     // blob bytes on fresh pages from the OS
+  int64_t free_page_bytes = 0;      // recycled pages waiting for the next blob (within the budget)
   int64_t position = -1;            // current position in the unit sequence (-1: none yet)
   int min_window = 0, max_window = 0;  // bounds of the adaptive window
   int64_t tracker_weight_bytes = 0;       // MemCategory::Weight as the tracker counts it

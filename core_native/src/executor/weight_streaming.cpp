@@ -44,7 +44,8 @@ PieceLayout piece_layout(const StreamableLayer& s, uint64_t budget) {
   PieceLayout p;
   if (!s.valid() || budget == 0 || s.blob_bytes <= budget / 4) return p;
   const uint64_t granule_bytes = s.row_bytes * static_cast<uint64_t>(kStreamRowGranule);
-  const uint64_t granules = std::max<uint64_t>(1, (budget / 4) / std::max<uint64_t>(1, granule_bytes));
+  const uint64_t granules =
+      std::max<uint64_t>(1, (budget / kPieceBudgetFraction) / std::max<uint64_t>(1, granule_bytes));
   const int64_t rows_per_piece = static_cast<int64_t>(granules) * kStreamRowGranule;
   if (rows_per_piece >= s.rows) return p;  // W in one piece: nothing to gain
   p.rows_per_piece = rows_per_piece;

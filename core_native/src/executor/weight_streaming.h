@@ -48,9 +48,15 @@ struct PieceLayout {
   bool split() const { return !split_offsets.empty(); }
 };
 
+// A cut layer's row blocks are at most this fraction of the budget. Fine blocks (not a quarter,
+// as first): the block in use and the one being read pin less of the budget, so more layers
+// stay resident across inferences (vgg19 at 30 %: fc6 in ~11 MB blocks instead of ~43 MB),
+// and the prefetcher fills freed room block by block instead of waiting for a quarter of it.
+constexpr uint64_t kPieceBudgetFraction = 16;
+
 // How to cut `s` under a weight budget (0 = unlimited: never). A layer larger than a quarter
-// of the budget is cut into row blocks of at most a quarter (at least one granule), so the
-// block in use, the next one being prefetched and the layers around fit together.
+// of the budget is cut into row blocks of at most budget / kPieceBudgetFraction (at least one
+// granule), so the block in use, the blocks being prefetched and the layers around fit together.
 PieceLayout piece_layout(const StreamableLayer& s, uint64_t budget);
 
 // The fewest weight bytes the layer needs resident at once: everything when not streamable,

@@ -1,12 +1,15 @@
 #include "loader/range_reader.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <cstdint>
 #include <cstring>
+#include <new>
 
 #include "tinyai/errors.h"
 #include "tinyai/weights_file.h"
@@ -15,6 +18,9 @@ namespace tinyai {
 
 namespace {
 constexpr uint64_t kPage = 4096;
+// checksums() reads in 1 MiB steps: as fast as 8 MiB ones on this disk, and its scratch is
+// resident only while it runs, on top of the weights (on a first run, near the budget).
+constexpr uint64_t kChecksumChunkBytes = 1u << 20;
 
 void advise(int fd, uint64_t offset, uint64_t nbytes, int advice) {
   // Rounded out to whole pages: a page shared with a neighbouring blob is dropped too (it is
@@ -107,6 +113,91 @@ uint32_t RangeReader::read(uint64_t offset, uint64_t nbytes, void* dst, uint32_t
     direct_fd_ = -1;
   }
   return read_buffered(offset, nbytes, out, crc);
+}
+
+uint32_t RangeReader::read_in_place(uint64_t offset, uint64_t nbytes, void* dst,
+                                    uint32_t crc) const {
+  auto* out = static_cast<unsigned char*>(dst);
+  if (direct_fd_ < 0 || nbytes == 0 ||
+      (reinterpret_cast<uintptr_t>(out) - offset) % kDirectAlign != 0)
+    return read(offset, nbytes, dst, crc);
+  const uint64_t end = offset + nbytes;
+  unsigned char* const block0 = out - (offset % kDirectAlign);  // holds the file's aligned base
+  const uint64_t base = offset / kDirectAlign * kDirectAlign;
+  uint64_t pos = offset;  // next byte to checksum
+  while (pos < end) {
+    const uint64_t at = pos / kDirectAlign * kDirectAlign;
+    const uint64_t want = std::min<uint64_t>(
+        kDirectChunkBytes, (end - at + kDirectAlign - 1) / kDirectAlign * kDirectAlign);
+    ssize_t got;
+    do {
+      got = ::pread(direct_fd_, block0 + (at - base), want, static_cast<off_t>(at));
+    } while (got < 0 && errno == EINTR);
+    if (got < 0 && errno == EINVAL && pos == offset) {
+      ::close(direct_fd_);  // refused: buffered from now on
+      direct_fd_ = -1;
+      return read_buffered(offset, nbytes, out, crc);
+    }
+    if (got < 0) read_failed(want, at, errno);
+    const uint64_t have = static_cast<uint64_t>(got);
+    if (have <= pos - at) read_failed(end - pos, pos, 0);  // end of file before the range ends
+    const uint64_t n = std::min(end, at + have) - pos;
+    // Checksummed chunk by chunk, while the next chunk has not been asked for yet: the disk
+    // idles for the CRC (about 1/15 of the read at 14 GB/s), which keeps this path simple.
+    crc = crc32_update(crc, out + (pos - offset), n);
+    pos += n;
+  }
+  return crc;
+}
+
+std::vector<uint32_t> RangeReader::checksums(
+    const std::vector<std::pair<uint64_t, uint64_t>>& ranges) const {
+  struct Scratch {  // page-aligned (O_DIRECT), unmapped however we leave
+    void* p = ::mmap(nullptr, kChecksumChunkBytes, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ~Scratch() {
+      if (p != MAP_FAILED) ::munmap(p, kChecksumChunkBytes);
+    }
+  } scratch;
+  if (scratch.p == MAP_FAILED) throw std::bad_alloc();
+  auto* buf = static_cast<unsigned char*>(scratch.p);
+  std::vector<uint32_t> crcs;
+  for (const auto& range : ranges) {
+    const uint64_t end = range.first + range.second;
+    uint64_t pos = range.first;  // next byte to checksum
+    uint32_t crc = 0;
+    while (pos < end) {
+      if (direct_fd_ >= 0) {
+        const uint64_t base = pos / kDirectAlign * kDirectAlign;
+        const uint64_t want = std::min<uint64_t>(
+            kChecksumChunkBytes, (end - base + kDirectAlign - 1) / kDirectAlign * kDirectAlign);
+        ssize_t got;
+        do {
+          got = ::pread(direct_fd_, buf, want, static_cast<off_t>(base));
+        } while (got < 0 && errno == EINTR);
+        if (got < 0 && errno == EINVAL) {  // refused: buffered from now on, same position
+          ::close(direct_fd_);
+          direct_fd_ = -1;
+          continue;
+        }
+        if (got < 0) read_failed(want, base, errno);
+        const uint64_t have = static_cast<uint64_t>(got);
+        if (have <= pos - base) read_failed(end - pos, pos, 0);  // end of file before the range
+        const uint64_t n = std::min(end, base + have) - pos;
+        crc = crc32_update(crc, buf + (pos - base), n);
+        pos += n;
+      } else {
+        const uint64_t n = std::min<uint64_t>(kChecksumChunkBytes, end - pos);
+        errno = 0;
+        if (pread_full(fd_, buf, n, pos) != n) read_failed(n, pos, errno);
+        crc = crc32_update(crc, buf, n);
+        advise(fd_, pos, n, POSIX_FADV_DONTNEED);
+        pos += n;
+      }
+    }
+    crcs.push_back(crc);
+  }
+  return crcs;
 }
 
 bool RangeReader::read_direct(uint64_t offset, uint64_t nbytes, unsigned char* out,

@@ -17,6 +17,8 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace tinyai {
 
@@ -34,6 +36,15 @@ class RangeReader {
   // Reads exactly `nbytes` at absolute `offset` into `dst` and returns the CRC-32 of those
   // bytes continued from `crc` (crc32_update semantics); throws ModelError on I/O errors.
   uint32_t read(uint64_t offset, uint64_t nbytes, void* dst, uint32_t crc = 0) const;
+  // As read(), with the disk writing straight into `dst` (no bounce buffer, no copy): `dst`
+  // lies at the same offset modulo kDirectAlign as `offset`, and the whole aligned blocks
+  // around [dst, dst + nbytes) are writable (the bytes outside the range are overwritten with
+  // the file's neighbouring bytes). Falls back to read() where O_DIRECT is unavailable.
+  uint32_t read_in_place(uint64_t offset, uint64_t nbytes, void* dst, uint32_t crc = 0) const;
+  // The CRC-32 of each range ({offset, nbytes}) without keeping the bytes: read in
+  // 1 MiB steps through a scratch mapping that is unmapped on return, so a one-time
+  // pass (deriving a split layer's piece CRCs) leaves no resident memory behind.
+  std::vector<uint32_t> checksums(const std::vector<std::pair<uint64_t, uint64_t>>& ranges) const;
 
   const std::string& path() const { return path_; }
   bool direct() const { return direct_fd_ >= 0; }

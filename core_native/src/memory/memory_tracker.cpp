@@ -62,8 +62,18 @@ Buffer::Buffer(std::shared_ptr<MemoryTracker> tracker, MemCategory cat, size_t b
   g_live_buffers.fetch_add(1, std::memory_order_relaxed);
 }
 
+Buffer::Buffer(std::shared_ptr<MemoryTracker> tracker, MemCategory cat, size_t bytes, void* data,
+               std::function<void(void*)> release)
+    : tracker_(std::move(tracker)), cat_(cat), size_(bytes), data_(data), release_(std::move(release)) {
+  if (tracker_) tracker_->on_alloc(cat_, bytes);
+  g_live_buffers.fetch_add(1, std::memory_order_relaxed);
+}
+
 Buffer::~Buffer() {
-  std::free(data_);
+  if (release_)
+    release_(data_);
+  else
+    std::free(data_);
   if (tracker_) tracker_->on_free(cat_, size_);
   g_live_buffers.fetch_sub(1, std::memory_order_relaxed);
 }
