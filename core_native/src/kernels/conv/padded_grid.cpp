@@ -1,3 +1,4 @@
+// PaddedGrid (padded_grid.h): planning, padding into stride phases, packing, compaction.
 #include "kernels/conv/padded_grid.h"
 
 #include <algorithm>
@@ -11,7 +12,7 @@ namespace {
 
 // Below this many floats a copy loop stays on the calling thread.
 constexpr int64_t kMinParallelCopy = 1 << 16;
-// Extended output floats per GEMM call (maps x rows x wp): about 1 MiB.
+// Extended output floats per GEMM call (maps x rows x wq): about 1 MiB.
 constexpr int64_t kChunkFloats = 1 << 18;
 
 template <typename Fn>

@@ -28,7 +28,8 @@ constexpr int kLineFloats = 16;
 const GemmKernel& kernel_for(const GemmRuntime& rt) {
   const Isa isa = rt.isa;
 #if TINYAI_X86_KERNELS
-  if (isa == Isa::Avx512) return rt.wide_tile ? gemm_detail::kGemmAvx512fWide : gemm_detail::kGemmAvx512f;
+  if (isa == Isa::Avx512)
+    return rt.wide_tile ? gemm_detail::kGemmAvx512fWide : gemm_detail::kGemmAvx512f;
   if (isa == Isa::Avx2) return gemm_detail::kGemmAvx2Fma;
 #endif
 #if TINYAI_NEON_KERNELS
