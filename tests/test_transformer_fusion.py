@@ -189,9 +189,16 @@ def test_opset20_gelu_node_is_left_as_is(tmp_path):
     _check_matches_ort(model, proto)
 
 
-def test_source_matmul_with_three_inputs_is_rejected(tmp_path):
+@pytest.mark.parametrize("foldable", [False, True])
+def test_source_matmul_with_three_inputs_is_rejected(tmp_path, foldable):
     proto = mlp_model()
     proto.graph.node[0].input.append("b")  # what only our importer may write
+    if foldable:  # constant operands: folding would consume the MatMul before any fusion
+        proto.graph.initializer.append(numpy_helper.from_array(
+            np.ones(X_SHAPE, np.float32), "x_const"))
+        proto.graph.node[0].input[0] = "x_const"
+        proto.graph.node[1].input[:] = ["mm", "x_bias"]
+        proto.graph.initializer.append(numpy_helper.from_array(np.ones(N, np.float32), "x_bias"))
     path = tmp_path / "bad.onnx"
     onnx.save_model(proto, str(path))
     with pytest.raises(ModelError, match="MatMul"):

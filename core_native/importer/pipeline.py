@@ -18,7 +18,7 @@ from .layers import assign_layers
 from .onnx_loading import graph_from_model, load_model_proto
 from .progress import ProgressFn, Reporter
 from .shapes import infer
-from .transformer_fusion import fuse_transformer_mlp
+from .transformer_fusion import fuse_transformer_mlp, reject_fused_matmul
 from .weights_writer import write_weights
 
 MAX_FOLD_ROUNDS = 4  # folding can make more shapes static, which can make more Shapes fold
@@ -58,6 +58,7 @@ def convert_model(model, src: Path, out_dir: Path, progress: Optional[ProgressFn
     base_dir = str(src.resolve().parent)
     g = graph_from_model(model, base_dir)
     toposort(g)
+    reject_fused_matmul(g)
     if source_sha256 is None:
         rep.stage("hashing model")
         source_sha256 = file_sha256(src)

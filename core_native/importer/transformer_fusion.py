@@ -192,8 +192,9 @@ def fuse_gelu(g: Graph) -> int:
         fused += 1
 
 
-def _reject_fused_matmul(g: Graph) -> None:
-    """A file's MatMul must not already carry our bias input: ONNX MatMul has two inputs."""
+def reject_fused_matmul(g: Graph) -> None:
+    """A file's MatMul must not already carry our bias input: ONNX MatMul has two inputs.
+    Checked on the file's graph, before folding or attention fusion could consume it."""
     for n in g.nodes:
         if n.op_type == BIAS_PRODUCER and len(n.inputs) > 2:
             raise ModelError(f"node '{n.name}' (MatMul) has {len(n.inputs)} inputs; ONNX MatMul "
@@ -211,7 +212,6 @@ def _bias_for(g: Graph, name: str, n_cols: int, out_rank: int) -> bool:
 
 def fuse_matmul_bias(g: Graph) -> int:
     """MatMul(x, W) -> Add(b) into MatMul(x, W, b) (in place); returns how many."""
-    _reject_fused_matmul(g)
     m = _Matcher(g)
     drop, fused = set(), 0  # ids of the Adds folded into their MatMul
     for add in g.nodes:
