@@ -116,6 +116,31 @@ def constants_of(model_dir):
     return out
 
 
+def gelu_primitives(x, y, approximate="none"):
+    """Gelu(x) -> y spelled with opset-13 ops (what the exporters write before opset 20)."""
+    def const(name, value):
+        return helper.make_node("Constant", [], [f"{y}::{name}"],
+                                value=numpy_helper.from_array(np.array(value, np.float32)))
+
+    def v(name):
+        return f"{y}::{name}"
+    nodes = [const("half", 0.5), const("one", 1.0)]
+    if approximate == "tanh":
+        nodes += [const("three", 3.0), const("c", 0.044715), const("k", (2 / np.pi) ** 0.5),
+                  helper.make_node("Pow", [x, v("three")], [v("cube")]),
+                  helper.make_node("Mul", [v("cube"), v("c")], [v("cc")]),
+                  helper.make_node("Add", [x, v("cc")], [v("inner")]),
+                  helper.make_node("Mul", [v("inner"), v("k")], [v("arg")]),
+                  helper.make_node("Tanh", [v("arg")], [v("f")])]
+    else:
+        nodes += [const("root2", 2 ** 0.5),
+                  helper.make_node("Div", [x, v("root2")], [v("arg")]),
+                  helper.make_node("Erf", [v("arg")], [v("f")])]
+    return nodes + [helper.make_node("Add", [v("f"), v("one")], [v("a")]),
+                    helper.make_node("Mul", [x, v("a")], [v("xa")]),
+                    helper.make_node("Mul", [v("xa"), v("half")], [y])]
+
+
 def rebuild_onnx(model_dir):
     """An ONNX model equivalent to the converted directory (to compare under onnxruntime)."""
     doc = importer.read_graph_json(model_dir)
@@ -145,6 +170,16 @@ def rebuild_onnx(model_dir):
             while inputs and not inputs[-1]:
                 inputs.pop()
             n = dict(n, inputs=inputs, outputs=[value], attrs=attrs)
+        if n["op_type"] == "MatMul" and len(n["inputs"]) > 2:
+            # MatMul(A, B, bias) (importer/transformer_fusion.py): MatMul -> Add(bias).
+            value = n["outputs"][0]
+            unfused.insert(0, helper.make_node("Add", [value + "::mm", n["inputs"][2]], [value]))
+            n = dict(n, inputs=n["inputs"][:2], outputs=[value + "::mm"])
+        if n["op_type"] == "Gelu" and doc["opset"] < 20:
+            # The importer writes Gelu whatever the model's opset; onnxruntime knows it from 20.
+            nodes.extend(gelu_primitives(n["inputs"][0], n["outputs"][0],
+                                         n["attrs"].get("approximate", {}).get("value", "none")))
+            continue
         node = helper.make_node(n["op_type"], n["inputs"], n["outputs"], name=n["name"])
         for key, a in n["attrs"].items():
             t, val = a["type"], a.get("value")

@@ -29,7 +29,7 @@ from .weights_writer import read_header
 CACHE_ENV = "TINYAI_CACHE_DIR"
 # Bump when the conversion changes what it writes (fusions, layer grouping, folding): models
 # converted by an older importer are then converted again instead of being reused.
-IMPORTER_REVISION = 7
+IMPORTER_REVISION = 8  # 8: Gelu chains and MatMul + bias fused (transformer_fusion.py)
 
 
 def cache_root() -> Path:

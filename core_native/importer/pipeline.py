@@ -18,6 +18,7 @@ from .layers import assign_layers
 from .onnx_loading import graph_from_model, load_model_proto
 from .progress import ProgressFn, Reporter
 from .shapes import infer
+from .transformer_fusion import fuse_transformer_mlp, reject_fused_matmul
 from .weights_writer import write_weights
 
 MAX_FOLD_ROUNDS = 4  # folding can make more shapes static, which can make more Shapes fold
@@ -57,6 +58,7 @@ def convert_model(model, src: Path, out_dir: Path, progress: Optional[ProgressFn
     base_dir = str(src.resolve().parent)
     g = graph_from_model(model, base_dir)
     toposort(g)
+    reject_fused_matmul(g)
     if source_sha256 is None:
         rep.stage("hashing model")
         source_sha256 = file_sha256(src)
@@ -78,6 +80,7 @@ def convert_model(model, src: Path, out_dir: Path, progress: Optional[ProgressFn
         prune(g)
     fuse_conv_epilogues(g)  # after the folds: Conv -> BN -> Scale -> Relu is Conv -> Relu
     fuse_attention(g)
+    fuse_transformer_mlp(g)  # after attention: its MatMuls read no constant weight anyway
     layers = assign_layers(g)
     with staging_dir(out_dir) as tmp:
         placements = write_weights(

@@ -1,6 +1,10 @@
 // MatMul with numpy semantics: 1-D operands gain (then lose) a unit dimension, leading batch
 // dimensions broadcast. When B has no batch (activations x weights, the common case) the
 // batch folds into the rows of one GEMM, so the weights are packed once.
+//
+// An optional 3rd input (ours, never ONNX: the importer's transformer_fusion.py writes it for
+// MatMul -> Add(bias), FORMAT.md) is a float32 bias with N elements ([N] or [1, .., 1, N])
+// added to every row in the GEMM's store, so the product is written once.
 #include <algorithm>
 #include <atomic>
 
@@ -45,6 +49,8 @@ class MatMul final : public OpKernel {
     Shape out_shape = batch;
     if (a->rank() > 1) out_shape.push_back(M);
     if (b->rank() > 1) out_shape.push_back(N);
+    GemmEpilogue ep;
+    if (const Tensor* bias = ctx.input(2)) ep.col_bias = bias_of(ctx, *bias, N, out_shape.size());
     Tensor& y = ctx.output(0, DType::Float32, out_shape);
     if (y.numel() == 0) return;
 
@@ -66,8 +72,9 @@ class MatMul final : public OpKernel {
       for (size_t j = 0; j < stream->num_pieces(); ++j) {
         const auto k = stream->piece_rows(j);
         const float* Bj = static_cast<const float*>(stream->acquire(j));
+        // The bias joins the last piece's store, once every partial product is in.
         sgemm(rt, false, false, rows, N, k.second - k.first, 1.f, A + k.first, K, Bj, N,
-              j == 0 ? 0.f : 1.f, Y, N, ws);
+              j == 0 ? 0.f : 1.f, Y, N, ws, j + 1 == stream->num_pieces() ? ep : GemmEpilogue{});
         stream->release(j);  // before the next acquire: the budget may hold one piece only
       }
       return;
@@ -79,8 +86,7 @@ class MatMul final : public OpKernel {
       const PackedB* packed_b =
           rows > 1 && N > 1 ? kept_.packing(ctx, rt, /*w_input=*/1, false, K, N, B, N) : nullptr;
       void* ws = ctx.scratch(sgemm_workspace_bytes(rt, rows, N, K));
-      sgemm(rt, false, false, rows, N, K, 1.f, A, K, B, N, 0.f, Y, N, ws, GemmEpilogue{}, nullptr,
-            packed_b);
+      sgemm(rt, false, false, rows, N, K, 1.f, A, K, B, N, 0.f, Y, N, ws, ep, nullptr, packed_b);
       return;
     }
 
@@ -103,7 +109,7 @@ class MatMul final : public OpKernel {
           b_off += idx * b_step[d];
         }
         sgemm(one, false, false, M, N, K, 1.f, A + a_off, K, B + b_off, N, 0.f, Y + i * M * N, N,
-              workspace);
+              workspace, ep);
       }
     };
     if (!per_batch_threads) {
@@ -122,6 +128,18 @@ class MatMul final : public OpKernel {
   }
 
  private:
+  // The bias input's data: float32, N elements, last dimension N and no more dimensions than
+  // Y (a longer shape would broadcast Y up, which an Add would do and the store cannot).
+  static const float* bias_of(const KernelContext& ctx, const Tensor& bias, int64_t N,
+                              size_t out_rank) {
+    require_dtype(ctx.node(), bias, {DType::Float32}, "bias (input 3)");
+    if (bias.rank() == 0 || static_cast<size_t>(bias.rank()) > std::max<size_t>(out_rank, 1) ||
+        bias.dim(-1) != N || bias.numel() != N)
+      ctx.fail("bias (input 3) must have " + std::to_string(N) + " elements as [N] or [1, .., N] "
+               "with at most the output's rank, got " + shape_str(bias.shape));
+    return bias.ptr<float>();
+  }
+
   // Element step of an operand per unit of each output batch dimension: 0 where the operand
   // broadcasts (its dimension is 1 or missing), else its contiguous stride.
   static std::vector<int64_t> batch_steps(const Shape& operand, const Shape& batch,
