@@ -638,7 +638,7 @@ struct ProgressiveLoader::Impl {
     Layer& L = layers[layer];
     Unit& u = L.units[piece];
     ++u.pins;  // before anything else: the prefetcher must not evict what we wait for
-    io_cv.notify_all();  // the window moved
+    if (!all_loaded()) io_cv.notify_all();  // the window moved
     if (u.nbytes == 0) return nullptr;
     if (u.status == LayerStatus::Loaded) {
       if (count) {
@@ -702,13 +702,27 @@ struct ProgressiveLoader::Impl {
   }
 
   void release_unit(int layer, size_t piece) {
+    bool wake = false;
     {
       std::lock_guard<std::mutex> lk(mu);
       check_piece(layer, piece);
       Unit& u = layers[layer].units[piece];
       if (u.pins > 0) --u.pins;
+      wake = !all_loaded();
     }
-    io_cv.notify_all();  // a blocked prefetch may fit now
+    if (wake) io_cv.notify_all();  // a blocked prefetch may fit now
+  }
+
+  // Every unit loaded and nothing asked for: the I/O threads have nothing to do, so the
+  // per-step acquire/release need not wake them (a resident session steps through its
+  // layers hundreds of times per run; each wake-up was a context switch on both threads).
+  // Caller holds mu.
+  bool all_loaded() const {
+    if (reads_in_flight != 0 || !demand_q.empty()) return false;
+    int64_t total = 0;
+    for (const Layer& L : layers)
+      for (const Unit& u : L.units) total += static_cast<int64_t>(u.nbytes);
+    return resident == total;
   }
 
   int64_t next_layer_position(int layer) const {
