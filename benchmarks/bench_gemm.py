@@ -16,6 +16,7 @@ import sys
 import time
 
 SIZES = [256, 512, 1024, 2048]
+OPENBLAS_PARK_S = 0.3
 
 
 def measure(fn, runs: int, warmup: int, clock):
@@ -45,6 +46,10 @@ def run_one_thread_count(args) -> None:
         runs = max(args.runs, 10)
         ours_w, npy_w, ours_c, npy_c = [], [], [], []
         for _ in range(runs):  # interleaved: one of each per round
+            if threads > 1:
+                # OpenBLAS's workers spin for a while after each call (about 0.1 s by default)
+                # and would hold the second core through our run: let them park first.
+                time.sleep(OPENBLAS_PARK_S)
             ours_w.append(measure(lambda: _core._matmul(cfg, a, b), 1, 1 if not ours_w else 0, time.perf_counter))
             npy_w.append(measure(lambda: a @ b, 1, 1 if not npy_w else 0, time.perf_counter))
             if threads == 1:
