@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <memory>
 
 #include "kernels/matmul/gemm_kernel.h"
 #include "simd/cache_model.h"
@@ -24,6 +25,8 @@ namespace {
 // Below this many multiply-adds a GEMM runs on one thread: waking workers costs more.
 constexpr int64_t kMinParallelMacs = 1 << 17;
 constexpr int kLineFloats = 16;
+// Parts per thread when a GEMM is split (see dispatch); the pool runs at most `threads` at once.
+constexpr int64_t kPartsPerThread = 4;
 
 const GemmKernel& kernel_for(const GemmRuntime& rt) {
   const Isa isa = rt.isa;
@@ -76,8 +79,11 @@ GemmCall sub_call(const GemmCall& c, int64_t i0, int64_t m, int64_t j0, int64_t 
   return s;
 }
 
-void run_one(const GemmKernel& k, const GemmCall& call, bool fuse) {
-  if (!call.b_packer && k.gemv(call)) {
+// `vector_product`: the whole product (not just this part) has one row or column. Only then
+// may the in-place matrix-vector path run: a part of a matrix product that happens to be one
+// row wide must sum in the blocked kernel's order, or results would depend on the split.
+void run_one(const GemmKernel& k, const GemmCall& call, bool fuse, bool vector_product) {
+  if (vector_product && !call.b_packer && k.gemv(call)) {
     apply_epilogue(call.g.C, call.g.ldc, call.g.M, call.g.N, call.ep);
     return;
   }
@@ -127,9 +133,10 @@ void dispatch(const GemmRuntime& rt, const GemmCall& call) {
   cache_model_record_gemm(k.isa, M, N, K, call.bl.mc, call.bl.kc, call.bl.nc, k.mr, k.nr,
                           call.g.beta == 0.f);
 
+  const bool vector_product = M == 1 || N == 1;
   const int threads = thread_count(rt);
   if (threads == 1 || M * N * K < kMinParallelMacs) {
-    run_one(k, call, rt.fuse);
+    run_one(k, call, rt.fuse, vector_product);
     return;
   }
   // Split the dimension whose split duplicates the smaller packing: threads splitting N each
@@ -146,18 +153,26 @@ void dispatch(const GemmRuntime& rt, const GemmCall& call) {
   const int64_t units = split_n ? n_units : m_units;
   const int64_t unit = split_n ? k.nr : k.mr;
   const size_t slice = slice_bytes(k, call.bl, M, N, K);
-  // Exactly one part per thread (fewer when there are fewer units), each with its own
-  // workspace slice: the workspace holds `threads` slices.
-  std::atomic<int> next_slice{0};
-  const int64_t parts = std::min<int64_t>(threads, units);
+  // When the operand every part needs is pre-packed, parts cost nothing extra: then a few
+  // per thread, taken dynamically, so a thread that loses its core for a moment (a shared or
+  // virtual machine) delays one small part instead of half the product. Otherwise exactly one
+  // part per thread (each would pack the other operand again). At most `threads` parts run at
+  // once, so each takes a free one of the `threads` workspace slices and hands it back.
+  const bool shared_packed = split_n ? call.packed_a != nullptr : call.packed_b != nullptr;
+  const int64_t parts = std::min<int64_t>((shared_packed ? kPartsPerThread : 1) * threads, units);
+  std::unique_ptr<std::atomic<bool>[]> slice_busy(new std::atomic<bool>[threads]());
   rt.pool->parallel_for(parts, 1, [&](int64_t p0, int64_t p1) {
+    int slot = 0;
+    while (slice_busy[slot].exchange(true, std::memory_order_acquire)) slot = (slot + 1) % threads;
+    char* workspace = static_cast<char*>(call.workspace) + slice * static_cast<size_t>(slot);
     for (int64_t q = p0; q < p1; ++q) {
       const int64_t u0 = units * q / parts, u1 = units * (q + 1) / parts;
       GemmCall part = split_n ? sub_call(call, 0, M, u0 * unit, std::min(N, u1 * unit) - u0 * unit)
                               : sub_call(call, u0 * unit, std::min(M, u1 * unit) - u0 * unit, 0, N);
-      part.workspace = static_cast<char*>(call.workspace) + slice * static_cast<size_t>(next_slice++);
-      run_one(k, part, rt.fuse);
+      part.workspace = workspace;
+      run_one(k, part, rt.fuse, vector_product);
     }
+    slice_busy[slot].store(false, std::memory_order_release);
   });
 }
 
