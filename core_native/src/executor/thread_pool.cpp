@@ -40,7 +40,6 @@ thread_local bool t_inside_pool_job = false;
 constexpr int kPauseIterations = 100;
 constexpr int kYieldIterations = 200;
 constexpr int64_t kChunksPerThread = 4;  // dynamic balance when a core is shared
-}  // namespace
 
 // Returns when ready() holds or the spin-then-yield budget is spent (the caller then sleeps).
 template <typename Ready>
@@ -54,6 +53,7 @@ void wait_briefly(Ready&& ready) {
     std::this_thread::yield();
   }
 }
+}  // namespace
 
 int physical_core_count() { return cpu_info().physical_cores; }
 
