@@ -237,3 +237,21 @@ def test_vgg19_streams_at_128_mib_and_matches_the_resident_run():
     s = sess.stats()
     assert s["weight_peak_bytes"] <= budget
     assert s["loader_verify_bytes_read"] > 0  # the split layers' piece CRCs were derived
+
+
+def test_per_layer_compute_and_wait_seconds_split_the_run(resnet):
+    feeds = synthetic_inputs(resnet)
+    sess = tw.Session(resnet, _streaming(int(0.3 * resnet.weight_bytes), prefetch=False))
+    assert sess.stats()["layer_compute_seconds"] == []  # no run yet
+    sess.run(feeds)
+    s = sess.stats()
+    compute, wait = s["layer_compute_seconds"], s["layer_wait_seconds"]
+    assert len(compute) == len(wait) == len(resnet.layers)
+    assert all(c >= 0 for c in compute) and all(w >= 0 for w in wait)
+    # Prefetch off: every layer with weights waited for its read, and the waits are the
+    # loader's stall clock, layer by layer.
+    sizes = s["loader_layer_bytes"]
+    assert all(w > 0 for w, n in zip(wait, sizes) if n > 0)
+    assert sum(wait) == pytest.approx(s["loader_stall_seconds"], rel=1e-6)
+    # Compute plus waits is the run, less the per-run setup outside the steps.
+    assert 0.5 * s["last_latency_s"] < sum(compute) + sum(wait) <= s["last_latency_s"]

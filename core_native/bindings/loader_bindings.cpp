@@ -47,6 +47,12 @@ py::dict loader_stats_dict(const LoaderStats& s) {
   d["layer_priority"] = s.layer_priority;
   d["layer_bytes"] = s.layer_bytes;
   d["layer_resident_bytes"] = s.layer_resident_bytes;
+  d["plan_active"] = s.plan_active;
+  d["planned_resident_bytes"] = s.planned_resident_bytes;
+  d["plan_predicted_seconds"] = s.plan_predicted_seconds;
+  d["plan_stream_all_seconds"] = s.plan_stream_all_seconds;
+  d["disk_mb_per_s"] = s.disk_mb_per_s;
+  d["layer_planned_bytes"] = s.layer_planned_bytes;
   return d;
 }
 

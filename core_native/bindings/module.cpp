@@ -124,6 +124,8 @@ py::dict stats_dict(const SessionStats& s) {
   d["recompute_count"] = s.recompute_count;
   d["current_step"] = s.current_step;
   d["current_layer"] = s.current_layer;
+  d["layer_compute_seconds"] = s.layer_compute_seconds;
+  d["layer_wait_seconds"] = s.layer_wait_seconds;
   return d;
 }
 

@@ -68,6 +68,15 @@ struct LoaderStats {
   std::vector<int> layer_priority;         // LayerPriority per layer
   std::vector<int64_t> layer_bytes;        // blob size per layer
   std::vector<int64_t> layer_resident_bytes;
+  // Residency plan (see src/loader/residency_plan.h): with the adaptive window on under a
+  // budget, the loader keeps a planned set of units resident across inferences and streams
+  // the rest, planned from the measured compute between acquisitions and the disk's rate.
+  bool plan_active = false;
+  int64_t planned_resident_bytes = 0;     // bytes the plan keeps (CRITICAL layers included)
+  double plan_predicted_seconds = 0.0;    // one inference under the plan, as simulated
+  double plan_stream_all_seconds = 0.0;   // the same keeping nothing: what the plan saves
+  double disk_mb_per_s = 0.0;             // the rate planned with (emulated, or measured)
+  std::vector<int64_t> layer_planned_bytes;  // per layer: bytes the plan keeps
 };
 
 class ProgressiveLoader {
@@ -130,6 +139,9 @@ class ProgressiveLoader {
                         const std::vector<size_t>& sequence = {});
   size_t num_pieces(int layer) const;
   uint64_t budget_bytes() const;           // max_memory_usage in effect (0 = unlimited)
+  // stats().stall_seconds without building the rest of the stats (the executor reads it
+  // around every step to tell each layer's waits from its compute).
+  double stall_seconds() const;
   uint64_t layer_nbytes(int layer) const;  // blob size
   // Byte range of a piece relative to the start of the layer's blob: {offset, nbytes}.
   std::pair<uint64_t, uint64_t> piece_range(int layer, size_t piece) const;

@@ -40,6 +40,9 @@ struct SessionStats {
   int64_t recompute_count = 0;  // recompute steps in the last run's plan
   int64_t current_step = -1;    // position in the plan of the running step (-1 idle)
   int64_t current_layer = -1;
+  // Per layer (graph layer index), over the last completed run: seconds its kernels computed,
+  // and seconds it waited for its weights (the loader's stalls). Empty before the first run.
+  std::vector<double> layer_compute_seconds, layer_wait_seconds;
 };
 
 // One step of a plan, for create_execution_plan() and the GUI's preview.
@@ -183,6 +186,7 @@ class Session {
   std::atomic<int64_t> recompute_count_{0};
   std::atomic<int64_t> current_step_{-1};
   std::atomic<int64_t> current_layer_{-1};
+  std::vector<double> layer_compute_s_, layer_wait_s_;  // last completed run; plan_mutex_
 };
 
 }  // namespace tinyai

@@ -556,6 +556,9 @@ std::map<std::string, TensorPtr> Session::execute(const std::map<std::string, Te
     ~Idle() { s->current_step_.store(-1); s->current_layer_.store(-1); s->live_bytes_.store(0); }
   } idle{this};
   int prev_layer = -1;
+  // Per-layer time split: waits for weights (the loader's stall clock, which also counts the
+  // waits of a weight streamed inside its kernel) and the rest of the step, the compute.
+  std::vector<double> compute_s(g.layers.size(), 0.0), wait_s(g.layers.size(), 0.0);
   for (size_t p = 0; p < n; ++p) {
     const int ni = plan ? plan->order[p] : static_cast<int>(p);
     const Node& node = g.nodes[ni];
@@ -567,12 +570,21 @@ std::map<std::string, TensorPtr> Session::execute(const std::map<std::string, Te
     }
     current_step_.store(static_cast<int64_t>(p));
     if (patched) point_outputs_at_step(*plan, p, node, patched.get());
+    const auto step_t0 = std::chrono::steady_clock::now();
+    const double stall0 = loader_->stall_seconds();
     binder.bind(node, values);
     ctx.prepare(ni, node, values, *last_use);
     kernels_[ni]->run(ctx);
     ctx.collect_outputs(values, *last_use);
     ctx.release_scratch();
     binder.unbind(node, values);
+    if (node.layer >= 0 && static_cast<size_t>(node.layer) < compute_s.size()) {
+      const double step = std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                                        step_t0).count();
+      const double waited = std::min(step, loader_->stall_seconds() - stall0);
+      wait_s[static_cast<size_t>(node.layer)] += waited;
+      compute_s[static_cast<size_t>(node.layer)] += step - waited;
+    }
     const int pos = plan ? static_cast<int>(p) : ni;
     for (int in : node.inputs)
       if (in >= 0 && (*last_use)[in] == pos) values[in].reset();
@@ -593,6 +605,11 @@ std::map<std::string, TensorPtr> Session::execute(const std::map<std::string, Te
   }
   if (plan && ctx.plan_mismatch()) entry->stale = true;  // re-profile next time
   if (plan && !keep_arena(config_)) arena_.reset();
+  {
+    std::lock_guard<std::mutex> lock(plan_mutex_);
+    layer_compute_s_ = std::move(compute_s);
+    layer_wait_s_ = std::move(wait_s);
+  }
 
   std::map<std::string, TensorPtr> outputs;
   for (int v : g.outputs) {
@@ -676,6 +693,8 @@ SessionStats Session::stats() const {
   s.current_layer = current_layer_.load();
   std::lock_guard<std::mutex> lock(plan_mutex_);
   s.plans_cached = static_cast<int64_t>(plans_.size());
+  s.layer_compute_seconds = layer_compute_s_;
+  s.layer_wait_seconds = layer_wait_s_;
   return s;
 }
 

@@ -21,6 +21,7 @@
 
 #include "loader/blob_pages.h"
 #include "loader/range_reader.h"
+#include "loader/residency_plan.h"
 #include "tinyai/errors.h"
 
 namespace tinyai {
@@ -69,6 +70,7 @@ struct Unit {
   int pins = 0;
   bool demand = false;           // a caller waits for this unit; it is in the demand queue
   bool unused_prefetch = false;  // read by the prefetcher and not acquired since
+  bool keep = false;             // the residency plan keeps it across inferences
   double load_seconds = 0.0;
   std::string error;
   uint64_t error_minimum_bytes = 0;  // > 0: the error is a budget error
@@ -159,6 +161,24 @@ struct ProgressiveLoader::Impl {
   int reads_in_flight = 0;
   bool shrunk = false;          // the window shrank since the last acquire
   std::deque<UnitRef> demand_q;
+
+  // Residency plan (adaptive window on, a budget, prefetch on): which units stay resident
+  // across inferences, planned from the measured compute between acquisitions and the disk's
+  // measured (or emulated) rate; see residency_plan.h. While a plan is in effect the prefetcher
+  // reads ahead as far as the room the kept units leave, and never evicts a kept unit.
+  std::vector<double> compute_after;      // per unit position: seconds to the next acquire
+  std::vector<bool> compute_known;
+  size_t compute_known_count = 0;
+  int64_t last_acquire_pos = -1;          // position of the last counted acquire
+  Clock::time_point last_acquire_done{};  // when it returned
+  int64_t cycles = 0;                     // inferences completed (cursor wrapped)
+  bool plan_active = false;
+  uint64_t plan_keep_bytes = 0;
+  double plan_predicted_seconds = 0.0, plan_stream_all_seconds = 0.0;
+  // The disk's rate: bytes over the time at least one read was in flight.
+  Clock::time_point disk_busy_since{};
+  double disk_busy_seconds = 0.0;
+  int64_t disk_bytes = 0;
   // Dropped blobs, freed under the lock before anything else is allocated (cheap: their pages
   // go to the recycler's free list), so the tracker never sees more than the budget.
   std::vector<BufferPtr> graveyard;
@@ -250,6 +270,108 @@ struct ProgressiveLoader::Impl {
       }
     }
     cur = -1;
+    compute_after.assign(units_seq.size(), 0.0);
+    compute_known.assign(units_seq.size(), false);
+    compute_known_count = 0;
+    last_acquire_pos = -1;
+    drop_plan();
+  }
+
+  // ---- residency plan -------------------------------------------------------------------
+
+  void drop_plan() {
+    if (plan_active && cfg.enable_adaptive_window) reset_window();
+    plan_active = false;
+    plan_keep_bytes = 0;
+    for (Layer& L : layers)
+      for (Unit& u : L.units) u.keep = false;
+  }
+
+  bool plan_wanted() const {
+    return cfg.enable_prefetch && cfg.enable_adaptive_window && budget() > 0 && !units_seq.empty();
+  }
+
+  double disk_bytes_per_second() const {
+    if (bandwidth_mbps > 0) return bandwidth_mbps * 1e6;
+    return disk_busy_seconds > 0 ? static_cast<double>(disk_bytes) / disk_busy_seconds : 0.0;
+  }
+
+  // A counted acquire at unit position `pos` was asked for at `asked`: the time since the
+  // previous one returned is the compute after that position. The end of an inference (the
+  // cursor wrapping) counts as no compute: the gap between runs is the caller's, and runs may
+  // follow back to back.
+  void note_acquire_start(int64_t pos, Clock::time_point asked) {
+    const int64_t n = static_cast<int64_t>(units_seq.size());
+    if (last_acquire_pos >= 0 && pos >= 0 && n > 0 && pos == (last_acquire_pos + 1) % n) {
+      const auto p = static_cast<size_t>(last_acquire_pos);
+      compute_after[p] =
+          pos == 0 ? 0.0 : std::chrono::duration<double>(asked - last_acquire_done).count();
+      if (!compute_known[p]) {
+        compute_known[p] = true;
+        ++compute_known_count;
+      }
+    }
+    if (pos >= 0 && last_acquire_pos >= 0 && pos <= last_acquire_pos) {
+      ++cycles;
+      // Plan after the first full inference, then at doubling intervals and every 8th one:
+      // the compute and the disk do not change fast, and each re-plan may move reads around.
+      if (cycles <= 2 || (cycles & (cycles - 1)) == 0 || cycles % 8 == 0) replan();
+    }
+  }
+
+  void note_acquire_done(int64_t pos) {
+    if (pos < 0) return;
+    last_acquire_pos = pos;
+    last_acquire_done = Clock::now();
+  }
+
+  void replan() {
+    if (!plan_wanted()) {
+      if (plan_active) drop_plan();
+      return;
+    }
+    const double rate = disk_bytes_per_second();
+    if (compute_known_count != units_seq.size() || rate <= 0) return;
+    std::vector<PlanUnit> units;
+    std::vector<std::vector<int>> id(layers.size());
+    for (size_t l = 0; l < layers.size(); ++l)
+      for (const Unit& u : layers[l].units) {
+        id[l].push_back(static_cast<int>(units.size()));
+        PlanUnit pu;
+        pu.nbytes = u.nbytes;
+        pu.priority = static_cast<int>(layers[l].priority);
+        pu.pinned = layers[l].priority == LayerPriority::Critical;
+        units.push_back(pu);
+      }
+    std::vector<int> sequence;
+    for (const UnitRef& r : units_seq) sequence.push_back(id[r.layer][r.piece]);
+    const ResidencyPlan plan = plan_residency(units, sequence, compute_after, budget(), rate);
+    if (plan.predicted_seconds < 0) {  // a streamed unit cannot fit: leave it to demand errors
+      drop_plan();
+      return;
+    }
+    // Hysteresis: a new set must beat the current one, re-simulated with today's timings, by
+    // 2 %, or every change of plan would re-read what the old plan kept.
+    if (plan_active) {
+      std::vector<bool> current(units.size());
+      for (size_t l = 0; l < layers.size(); ++l)
+        for (size_t p = 0; p < layers[l].units.size(); ++p)
+          current[static_cast<size_t>(id[l][p])] = layers[l].units[p].keep;
+      const double now = simulate_residency(units, sequence, compute_after, budget(), rate, current);
+      if (now >= 0 && plan.predicted_seconds > now * 0.98) {
+        plan_predicted_seconds = now;
+        plan_stream_all_seconds = plan.stream_all_seconds;
+        return;
+      }
+    }
+    for (size_t l = 0; l < layers.size(); ++l)
+      for (size_t p = 0; p < layers[l].units.size(); ++p)
+        layers[l].units[p].keep = plan.keep[static_cast<size_t>(id[l][p])];
+    plan_active = true;
+    plan_keep_bytes = plan.keep_bytes;
+    plan_predicted_seconds = plan.predicted_seconds;
+    plan_stream_all_seconds = plan.stream_all_seconds;
+    window = max_window();  // read ahead as far as the room allows
   }
 
   int64_t distance(const Unit& u) const {
@@ -260,10 +382,26 @@ struct ProgressiveLoader::Impl {
   int max_window() const {
     if (!cfg.enable_adaptive_window) return cfg.prefetch_window;
     const int ahead = std::max<int>(1, static_cast<int>(units_seq.size()) - 1);
+    if (plan_active) return std::max(cfg.prefetch_window, ahead);  // the room bounds it
     return std::max(cfg.prefetch_window, std::min(kAdaptiveWindowCap, ahead));
   }
   void reset_window() { window = std::max(0, cfg.prefetch_window); }
   int effective_window() const { return cfg.enable_prefetch ? window : 0; }
+
+  // Under a residency plan the prefetcher looks a whole cycle ahead and the room the kept
+  // units leave decides how far it gets: the window it reports is that depth, the units right
+  // after the cursor that are resident or being read (memory pressure shows as a small one).
+  int depth_ahead() const {
+    const int64_t n = static_cast<int64_t>(units_seq.size());
+    int depth = 0;
+    for (int64_t k = 1; k < n; ++k) {
+      const UnitRef r = units_seq[static_cast<size_t>((std::max<int64_t>(cur, 0) + k) % n)];
+      const Unit& u = layers[r.layer].units[r.piece];
+      if (u.status != LayerStatus::Loaded && u.status != LayerStatus::Loading && u.nbytes > 0) break;
+      ++depth;
+    }
+    return depth;
+  }
 
   // The prefetcher could hold only `fitted` units of the window: shrink by one unit towards
   // that, once per acquire interval. Not straight to `fitted`: units differ in size by orders
@@ -272,7 +410,7 @@ struct ProgressiveLoader::Impl {
   // prefetcher from overfilling (make_room), the window only says how far ahead to look.
   void on_memory_pressure(int fitted) {
     pressure = true;
-    if (!cfg.enable_adaptive_window || shrunk || fitted >= window) return;
+    if (!cfg.enable_adaptive_window || plan_active || shrunk || fitted >= window) return;
     window = std::max(min_window(), window - 1);
     shrunk = true;
   }
@@ -293,16 +431,18 @@ struct ProgressiveLoader::Impl {
     drop(u);
   }
 
-  // Evicts until `need` more bytes fit the budget: lower priority first, then the unit whose
-  // next use is furthest away. Pinned units, CRITICAL layers and reads in flight stay. For a
-  // prefetch (target_distance >= 0) only units used later than the target and of no higher
-  // priority qualify: a prefetch never pushes out something needed sooner. Evicts nothing and
+  // Evicts until `need` more bytes fit the budget: lower priority first, then units the
+  // residency plan does not keep, then the unit whose next use is furthest away. Pinned units,
+  // CRITICAL layers and reads in flight stay. For a prefetch (target_distance >= 0) only units
+  // used later than the target, of no higher priority and not kept by the plan qualify: a
+  // prefetch never pushes out something needed sooner. Evicts nothing and
   // returns false if even all candidates would not make room.
   bool make_room(uint64_t need, int64_t target_distance, LayerPriority target_priority) {
     const uint64_t cap = budget();
     if (cap == 0 || static_cast<uint64_t>(resident) + need <= cap) return true;
     struct Candidate {
       int priority;
+      bool keep;
       int64_t distance;
       Unit* unit;
     };
@@ -314,14 +454,15 @@ struct ProgressiveLoader::Impl {
       for (Unit& u : L.units) {
         if (u.status != LayerStatus::Loaded || u.pins > 0 || u.nbytes == 0) continue;
         const int64_t d = distance(u);
-        if (target_distance >= 0 && d <= target_distance) continue;
-        cands.push_back({static_cast<int>(L.priority), d, &u});
+        if (target_distance >= 0 && (d <= target_distance || u.keep)) continue;
+        cands.push_back({static_cast<int>(L.priority), u.keep, d, &u});
         freeable += u.nbytes;
       }
     }
     if (static_cast<uint64_t>(resident) - freeable + need > cap) return false;
     std::stable_sort(cands.begin(), cands.end(), [](const Candidate& a, const Candidate& b) {
       if (a.priority != b.priority) return a.priority < b.priority;
+      if (a.keep != b.keep) return b.keep;  // what the plan keeps goes last
       return a.distance > b.distance;
     });
     for (const Candidate& c : cands) {
@@ -369,7 +510,7 @@ struct ProgressiveLoader::Impl {
     Unit& u = L.units[r.piece];
     resident += static_cast<int64_t>(u.nbytes);
     peak_resident = std::max(peak_resident, resident);
-    ++reads_in_flight;
+    if (reads_in_flight++ == 0) disk_busy_since = Clock::now();
     u.status = LayerStatus::Loading;
     job = Job{};
     job.ref = r;
@@ -465,7 +606,8 @@ struct ProgressiveLoader::Impl {
     verify_bytes += static_cast<int64_t>(r.verify_bytes);
     io_busy_seconds += r.seconds;
     (job.prefetch ? prefetch_loads : demand_loads) += 1;
-    --reads_in_flight;
+    disk_bytes += static_cast<int64_t>(r.bytes_read);
+    if (--reads_in_flight == 0) disk_busy_seconds += seconds_since(disk_busy_since);
     Layer& L = layers[job.ref.layer];
     if (L.generation != job.generation) {  // the layer was re-split while we read
       resident -= static_cast<int64_t>(job.nbytes);
@@ -625,22 +767,28 @@ struct ProgressiveLoader::Impl {
   // Pins the unit and waits until it is resident. `layer_position` < 0: do not move the
   // execution cursor (load_layer). `count`: acquire statistics and window adaptation.
   BufferPtr acquire_unit(int layer, size_t piece, int64_t layer_position, bool count) {
+    const auto asked = Clock::now();
     std::unique_lock<std::mutex> lk(mu);
     check_piece(layer, piece);
+    bool moved = false;  // the cursor moved: this acquire times the compute before it
     if (layer_position >= 0 && !order.empty()) {
       int64_t p = layer_position % static_cast<int64_t>(order.size());
       // A position that disagrees with the order: trust the layer (its next occurrence); a
       // layer outside the order leaves the cursor where it is.
       if (order[static_cast<size_t>(p)] != layer) p = next_layer_position(layer);
-      if (p >= 0)
+      if (p >= 0) {
         cur = order_unit_start[static_cast<size_t>(p)] + layers[layer].units[piece].seq_index;
+        moved = count;
+      }
     }
+    if (moved) note_acquire_start(cur, asked);
     Layer& L = layers[layer];
     Unit& u = L.units[piece];
     ++u.pins;  // before anything else: the prefetcher must not evict what we wait for
     if (!all_loaded()) io_cv.notify_all();  // the window moved
-    if (u.nbytes == 0) return nullptr;
-    if (u.status == LayerStatus::Loaded) {
+    if (u.nbytes == 0 || u.status == LayerStatus::Loaded) {
+      if (moved) note_acquire_done(cur);
+      if (u.nbytes == 0) return nullptr;
       if (count) {
         ++hits;
         ++L.hits;
@@ -682,6 +830,7 @@ struct ProgressiveLoader::Impl {
       stall_seconds += seconds_since(t0);
       end_interval(true);
     }
+    if (moved) note_acquire_done(cur);
     u.unused_prefetch = false;
     return u.blob;
   }
@@ -694,7 +843,7 @@ struct ProgressiveLoader::Impl {
   // would have stayed resident across inferences, so more bytes are read each inference
   // (resnet50 at 30 %: 98 MB with the window grown to 7-16 vs 85 MB at 2).
   void end_interval(bool stalled) {
-    if (stalled && cfg.enable_adaptive_window && !pressure && idle_on_window)
+    if (stalled && cfg.enable_adaptive_window && !plan_active && !pressure && idle_on_window)
       window = std::min(max_window(), window * 2);  // reach far ahead within a few runs
     if (stalled) idle_on_window = false;
     pressure = false;
@@ -783,6 +932,7 @@ void ProgressiveLoader::set_config(const ProgressiveLoaderConfig& config) {
   {
     std::lock_guard<std::mutex> lk(impl_->mu);
     impl_->cfg = config;
+    impl_->drop_plan();  // re-planned at the next inference under the new settings
     impl_->reset_window();
     impl_->make_room(0, -1, LayerPriority::Low);  // a smaller budget applies now
     impl_->drop_graveyard();
@@ -794,7 +944,13 @@ void ProgressiveLoader::set_bandwidth_limit_mbps(double mbps) {
   if (!(mbps >= 0.0))
     throw std::invalid_argument("bandwidth limit must be >= 0 MB/s (0 = unthrottled)");
   std::lock_guard<std::mutex> lk(impl_->mu);
-  impl_->bandwidth_mbps = mbps;
+  if (mbps != impl_->bandwidth_mbps) {
+    impl_->bandwidth_mbps = mbps;
+    // The rate measured so far belongs to the other disk; re-plan for this one.
+    impl_->disk_bytes = 0;
+    impl_->disk_busy_seconds = 0.0;
+    impl_->drop_plan();
+  }
 }
 
 BufferPtr ProgressiveLoader::acquire(int layer, size_t position) {
@@ -899,7 +1055,7 @@ LoaderStats ProgressiveLoader::stats() const {
   s.evictions = m.evictions;
   s.resident_bytes = m.resident;
   s.peak_resident_bytes = m.peak_resident;
-  s.current_window = m.effective_window();
+  s.current_window = m.plan_active && m.cfg.enable_prefetch ? m.depth_ahead() : m.effective_window();
   s.bandwidth_limit_mbps = m.bandwidth_mbps;
   s.storage = storage_label(m.bandwidth_mbps);
   s.budget_bytes = static_cast<int64_t>(m.budget());
@@ -913,6 +1069,11 @@ LoaderStats ProgressiveLoader::stats() const {
   s.fresh_blob_bytes = static_cast<int64_t>(m.pages->fresh_bytes());
   s.free_page_bytes = static_cast<int64_t>(m.pages->free_bytes());
   s.position = m.cur;
+  s.plan_active = m.plan_active;
+  s.planned_resident_bytes = static_cast<int64_t>(m.plan_keep_bytes);
+  s.plan_predicted_seconds = m.plan_active ? m.plan_predicted_seconds : 0.0;
+  s.plan_stream_all_seconds = m.plan_active ? m.plan_stream_all_seconds : 0.0;
+  s.disk_mb_per_s = m.disk_bytes_per_second() / 1e6;
   s.min_window = m.cfg.enable_prefetch ? m.min_window() : 0;
   s.max_window = m.cfg.enable_prefetch ? m.max_window() : 0;
   s.tracker_weight_bytes = mem.current[static_cast<int>(MemCategory::Weight)];
@@ -925,14 +1086,17 @@ LoaderStats ProgressiveLoader::stats() const {
   s.layer_priority.resize(n);
   s.layer_bytes.resize(n);
   s.layer_resident_bytes.resize(n);
+  s.layer_planned_bytes.resize(n);
   for (size_t l = 0; l < n; ++l) {
     const Layer& L = m.layers[l];
     double secs = 0.0;
-    int64_t res = 0;
+    int64_t res = 0, planned = 0;
     for (const Unit& u : L.units) {
       secs += u.load_seconds;
       if (u.status == LayerStatus::Loaded) res += static_cast<int64_t>(u.nbytes);
+      if (u.keep) planned += static_cast<int64_t>(u.nbytes);
     }
+    s.layer_planned_bytes[l] = planned;
     s.layer_load_seconds[l] = secs;
     s.layer_hits[l] = L.hits;
     s.layer_misses[l] = L.misses;
@@ -1040,6 +1204,11 @@ void ProgressiveLoader::set_layer_pieces(int layer, const std::vector<uint64_t>&
 uint64_t ProgressiveLoader::budget_bytes() const {
   std::lock_guard<std::mutex> lk(impl_->mu);
   return impl_->budget();
+}
+
+double ProgressiveLoader::stall_seconds() const {
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  return impl_->stall_seconds;
 }
 
 uint64_t ProgressiveLoader::layer_nbytes(int layer) const {

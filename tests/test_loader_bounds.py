@@ -1,0 +1,88 @@
+"""The schedule lower bound the loader benchmark and workbench judge streaming latency by."""
+import itertools
+
+import pytest
+
+from tinyai_workbench.core_native.loader_bounds import streaming_latency_bound
+
+
+def test_no_budget_pressure_is_the_compute():
+    assert streaming_latency_bound([1.0, 2.0], [10, 10], budget_bytes=20,
+                                   disk_bytes_per_s=1.0) == pytest.approx(3.0)
+
+
+def test_steady_state_reads_at_least_weights_minus_budget():
+    # Tiny compute: the disk term (weights - budget) / bandwidth dominates.
+    assert streaming_latency_bound([0.0, 0.0, 0.0], [10, 10, 10], 10, 2.0) == pytest.approx(10.0)
+
+
+def test_heavy_tail_cut_serialises_compute_and_reads():
+    # Layer 0 computes 5 s on 1 byte; layer 1 needs 10 bytes with a budget of 4. At most 4 of
+    # them are resident when layer 1 starts (at >= 5 s), so 6 more take 6 s after it.
+    b = streaming_latency_bound([5.0, 0.0], [1, 10], budget_bytes=4, disk_bytes_per_s=1.0)
+    assert b == pytest.approx(11.0)
+    # The overlap bound max(compute, (weights - budget) / disk) would say 7 s.
+    assert b > max(5.0, (11 - 4) / 1.0)
+
+
+def test_heavy_head_cut_counts_the_reads_before_the_first_compute():
+    # Layer 0 needs 10 bytes, budget 4: 6 of them are read before it computes (at best 4 were
+    # resident from the last run), then 5 s of compute.
+    assert streaming_latency_bound([5.0, 0.0], [10, 1], 4, 1.0) == pytest.approx(11.0)
+
+
+def _best_schedule(compute, sizes, budget, bw):
+    """The fastest of a family of real schedules for one run: a set of layers stays resident
+    (from the run before), the others are read one at a time in execution order, each as soon
+    as the disk is free and the budget has room (a streamed layer's bytes are freed when its
+    compute ends). The bound must never exceed what any of them reaches."""
+    n = len(compute)
+    best = float("inf")
+    for keep in itertools.product([False, True], repeat=n):
+        kept = sum(s for s, k in zip(sizes, keep) if k)
+        room = budget - kept
+        streamed = [i for i in range(n) if not keep[i]]
+        if room < 0 or any(sizes[i] > room for i in streamed):
+            continue
+        ready, end = {}, {}
+
+        def end_of(i):  # compute end of layer i (needs the reads of layers <= i issued)
+            if i < 0:
+                return 0.0
+            if i not in end:
+                end[i] = max(end_of(i - 1), ready.get(i, 0.0)) + compute[i]
+            return end[i]
+
+        disk_free, freed_at, used, fifo = 0.0, 0.0, 0, []
+        for j in streamed:
+            while used + sizes[j] > room:
+                i = fifo.pop(0)
+                freed_at = max(freed_at, end_of(i))
+                used -= sizes[i]
+            disk_free = max(disk_free, freed_at) + sizes[j] / bw
+            ready[j] = disk_free
+            used += sizes[j]
+            fifo.append(j)
+        best = min(best, end_of(n - 1))
+    return best
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_bound_never_exceeds_a_feasible_schedule(seed):
+    import random
+
+    rng = random.Random(seed)
+    n = rng.randint(1, 6)
+    compute = [rng.uniform(0, 3) for _ in range(n)]
+    sizes = [rng.randint(1, 8) for _ in range(n)]
+    budget = rng.randint(max(sizes), sum(sizes) + 2)
+    bw = rng.uniform(0.5, 4)
+    assert streaming_latency_bound(compute, sizes, budget, bw) <= \
+        _best_schedule(compute, sizes, budget, bw) + 1e-9
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="2 compute times but 1 weight sizes"):
+        streaming_latency_bound([1.0, 2.0], [3], 1, 1.0)
+    with pytest.raises(ValueError, match="bandwidth"):
+        streaming_latency_bound([1.0], [3], 1, 0.0)
