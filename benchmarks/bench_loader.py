@@ -247,17 +247,6 @@ def loader_counters(sess) -> dict:
     return {k[len("loader_"):]: v for k, v in sess.stats().items() if k.startswith("loader_")}
 
 
-def median_run(sess, feeds, runs: int, before=None) -> float:
-    times = []
-    for _ in range(runs):
-        if before:
-            before()
-        t0 = time.perf_counter()
-        sess.run(feeds)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def child_peak_rss(kind: str, model_name: str, budget: int) -> dict:
     """Run one inference in a fresh process; its peak RSS (and output error for ours)."""
     out = subprocess.run([sys.executable, __file__, "--child", kind, model_name, str(budget)],
@@ -355,9 +344,12 @@ def end_to_end(disk_mb_per_s: float, runs: int) -> None:
     # round between the runs, so both bounds use the disk of the same minutes.
     print(f"  load average {os.getloadavg()[0]:.2f}; standalone disk probe {disk_mb_per_s:.0f} MB/s; "
           f"disk = median O_DIRECT read of the model's file between runs")
+    print("  ld disk = the rate the loader itself measured while reading (bytes over the time a "
+          "read was in flight);\n  plan ms = the loader's simulated inference under its residency "
+          "plan, at that rate")
     print(f"  {'model':<10}{'prefetch':>9}{'ms':>8}{'free ms':>9}{'MB read':>8}{'min MB':>7}"
           f"{'disk':>6}{'bound':>7}{'/bound':>7}{'sched':>7}{'/sched':>7}{'/free':>7}"
-          f"{'stall %':>8}")
+          f"{'stall %':>8}{'ld disk':>8}{'plan ms':>8}")
     for name in ("resnet50", "vgg19"):
         model = tw.load_model(_light(name))
         feeds = synthetic_inputs(model)
@@ -402,10 +394,14 @@ def end_to_end(disk_mb_per_s: float, runs: int) -> None:
                     - before[k]["bytes_read"] + before[k]["verify_bytes_read"]) / runs
             stall = (after["stall_seconds"] - before[k]["stall_seconds"]) / runs
             bound = max(free, read / disk)
+            busy = after["disk_busy_seconds"] - before[k]["disk_busy_seconds"]
+            loader_disk = (after["bytes_read"] - before[k]["bytes_read"]) / max(busy, 1e-9)
+            plan = f"{after['plan_predicted_seconds'] * 1e3:>8.1f}" if after["plan_active"] \
+                else f"{'-':>8}"
             print(f"  {name:<10}{k:>9}{t * 1e3:>8.1f}{free * 1e3:>9.1f}{read / 1e6:>8.0f}"
                   f"{min_read / 1e6:>7.0f}{disk / 1e6:>6.0f}{bound * 1e3:>7.1f}{t / bound:>7.2f}"
                   f"{sched * 1e3:>7.1f}{t / sched:>7.2f}{t / free:>7.2f}{100 * stall / t:>8.1f}"
-                  f"   window {after['current_window']}")
+                  f"{loader_disk / 1e6:>8.0f}{plan}   window {after['current_window']}")
         print(f"  {name:<10}{'(bound)':>9}  the schedule bound is {sched / free:.2f}x the "
               f"unconstrained run: no schedule at this budget and disk gets closer to it")
         del sessions
@@ -418,34 +414,40 @@ def end_to_end(disk_mb_per_s: float, runs: int) -> None:
         print("    skipped: Session has no set_bandwidth_limit_mbps()")
         return
     # Where the budget allows a low stall: the least stall any schedule has is
-    # 1 - unconstrained / schedule bound (at a 200 MB/s disk).
+    # 1 - unconstrained / schedule bound (at a 200 MB/s disk). The unconstrained session runs
+    # between the throttled runs, so the bound uses the compute of the same minutes.
     free_sess = _session(model, None)
     free_sess.run(feeds)
-    times, computes = [], []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        free_sess.run(feeds)
-        times.append(time.perf_counter() - t0)
-        computes.append(free_sess.stats()["layer_compute_seconds"])
-    free = statistics.median(times)
-    print(f"    (unconstrained {free * 1e3:.1f} ms; floor % = the least stall any schedule has)")
+    print("    (floor % = the least stall any schedule has; the bound uses the unconstrained runs "
+          "taken in turns with the throttled ones)")
     for fraction in (0.3, 0.5, 0.7, 0.9, 1.0):
         budget = int(model.weight_bytes * fraction)
         sess = _session(model, budget, window=1)
         sess.set_bandwidth_limit_mbps(200.0)
-        for _ in range(3):  # let the window adapt
+        for _ in range(3):  # let the window adapt and the residency plan settle
             sess.run(feeds)
         before = loader_counters(sess)
-        t = median_run(sess, feeds, runs)
+        times, frees, computes = [], [], []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            free_sess.run(feeds)
+            frees.append(time.perf_counter() - t0)
+            computes.append(free_sess.stats()["layer_compute_seconds"])
+            t0 = time.perf_counter()
+            sess.run(feeds)
+            times.append(time.perf_counter() - t0)
+        t, free = statistics.median(times), statistics.median(frees)
         after = loader_counters(sess)
         stall = (after["stall_seconds"] - before["stall_seconds"]) / runs
         read = (after["bytes_read"] - after["verify_bytes_read"]
                 - before["bytes_read"] + before["verify_bytes_read"]) / runs
         sched = schedule_bound(free_sess, feeds, computes, free, budget, 200e6)
         floor = 1 - free / sched
-        print(f"    budget {fraction:>4.0%}: {t * 1e3:8.1f} ms, stall {100 * stall / t:5.1f} % "
-              f"(floor {100 * floor:4.1f} %), {read / 1e6:5.1f} MB read, "
-              f"window {after['current_window']} ({after['storage']})")
+        print(f"    budget {fraction:>4.0%}: {t * 1e3:7.1f} ms (free {free * 1e3:5.1f}; "
+              f"{t / sched:.2f}x the schedule bound), stall {100 * stall / t:5.1f} % "
+              f"(floor {100 * floor:4.1f} %), {read / 1e6:5.1f} MB read, kept "
+              f"{after['planned_resident_bytes'] / 1e6:5.1f} MB, window {after['current_window']} "
+              f"({after['storage']})")
 
 
 def main() -> None:

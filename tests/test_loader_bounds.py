@@ -86,3 +86,65 @@ def test_bad_arguments():
         streaming_latency_bound([1.0, 2.0], [3], 1, 1.0)
     with pytest.raises(ValueError, match="bandwidth"):
         streaming_latency_bound([1.0], [3], 1, 0.0)
+
+
+# ---- the loader's residency plan (src/loader/residency_plan.cpp) ----------------------------
+
+native = pytest.mark.native
+
+
+@native
+def test_plan_keeps_everything_when_it_fits():
+    from tinyai_workbench.core_native import _core
+
+    plan = _core.plan_residency([10] * 4, [0, 1, 2, 3], [0.5] * 4, 40, 1.0)
+    assert plan["keep"] == [True] * 4 and plan["keep_bytes"] == 40
+    assert plan["predicted_seconds"] == pytest.approx(2.0)  # compute only: nothing is read
+
+
+@native
+@pytest.mark.parametrize("seed", range(30))
+def test_plan_is_feasible_and_never_beats_the_lower_bound(seed):
+    import random
+
+    from tinyai_workbench.core_native import _core
+
+    rng = random.Random(seed)
+    n = rng.randint(2, 12)
+    sizes = [rng.randint(1, 20) * 4096 for _ in range(n)]
+    compute = [rng.uniform(0.0, 0.01) for _ in range(n)]
+    budget = rng.randint(max(sizes), sum(sizes))
+    bw = rng.uniform(1e6, 50e6)
+    plan = _core.plan_residency(sizes, list(range(n)), compute, budget, bw)
+    streamed = [s for s, k in zip(sizes, plan["keep"]) if not k]
+    assert plan["keep_bytes"] == sum(s for s, k in zip(sizes, plan["keep"]) if k)
+    assert plan["keep_bytes"] + max(streamed, default=0) <= budget
+    assert plan["predicted_seconds"] <= plan["stream_all_seconds"] * 1.02 + 1e-12
+    assert plan["predicted_seconds"] >= streaming_latency_bound(compute, sizes, budget, bw) - 1e-9
+
+
+@native
+def test_plan_prefers_keeping_on_a_slow_disk_and_streaming_on_a_fast_one():
+    from tinyai_workbench.core_native import _core
+
+    sizes, compute = [1 << 20] * 10, [0.01] * 10  # 1 MiB and 10 ms a layer, budget 5 MiB
+    slow = _core.plan_residency(sizes, list(range(10)), compute, 5 << 20, 10e6)
+    fast = _core.plan_residency(sizes, list(range(10)), compute, 5 << 20, 10e9)
+    # Slow disk: every byte kept is 0.1 s saved; keep all but the room for one streamed layer.
+    assert slow["keep_bytes"] == 4 << 20
+    assert slow["predicted_seconds"] < slow["stream_all_seconds"]
+    # Fast disk: reads hide behind compute whatever is kept, so the plan keeps the most among
+    # the equally fast sets, and it runs at the compute time.
+    assert fast["predicted_seconds"] == pytest.approx(0.1, rel=0.01)
+
+
+@native
+def test_plan_rejects_bad_input():
+    from tinyai_workbench.core_native import _core
+
+    with pytest.raises(ValueError, match="2 positions but 1 compute times"):
+        _core.plan_residency([4, 4], [0, 1], [0.1], 8, 1.0)
+    with pytest.raises(ValueError, match="unit 5"):
+        _core.plan_residency([4, 4], [0, 5], [0.1, 0.1], 8, 1.0)
+    with pytest.raises(ValueError, match="disk rate"):
+        _core.plan_residency([4], [0], [0.1], 8, 0.0)

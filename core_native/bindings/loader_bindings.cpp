@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "loader/io_probe.h"
+#include "loader/residency_plan.h"
 #include "tinyai/weights_file.h"
 
 namespace py = pybind11;
@@ -52,6 +53,7 @@ py::dict loader_stats_dict(const LoaderStats& s) {
   d["plan_predicted_seconds"] = s.plan_predicted_seconds;
   d["plan_stream_all_seconds"] = s.plan_stream_all_seconds;
   d["disk_mb_per_s"] = s.disk_mb_per_s;
+  d["disk_busy_seconds"] = s.disk_busy_seconds;
   d["layer_planned_bytes"] = s.layer_planned_bytes;
   return d;
 }
@@ -159,6 +161,31 @@ void bind_loader(py::module_& m) {
         py::arg("path"), py::arg("direct") = true, py::arg("block_bytes") = 8 << 20,
         py::arg("max_bytes") = 0);
   m.def("drop_page_cache", &drop_page_cache, py::arg("path"));
+  m.def(
+      "plan_residency",
+      [](const std::vector<uint64_t>& nbytes, const std::vector<int>& sequence,
+         const std::vector<double>& compute_after, uint64_t budget, double bytes_per_second,
+         std::vector<int> priorities, std::vector<bool> pinned) {
+        if (priorities.empty()) priorities.assign(nbytes.size(), 1);
+        if (pinned.empty()) pinned.assign(nbytes.size(), false);
+        if (priorities.size() != nbytes.size() || pinned.size() != nbytes.size())
+          throw std::invalid_argument("priorities and pinned need one entry per unit");
+        std::vector<PlanUnit> units(nbytes.size());
+        for (size_t u = 0; u < units.size(); ++u) units[u] = {nbytes[u], priorities[u], pinned[u]};
+        const ResidencyPlan plan =
+            plan_residency(units, sequence, compute_after, budget, bytes_per_second);
+        py::dict d;
+        d["keep"] = plan.keep;
+        d["keep_bytes"] = plan.keep_bytes;
+        d["predicted_seconds"] = plan.predicted_seconds;
+        d["stream_all_seconds"] = plan.stream_all_seconds;
+        return d;
+      },
+      py::arg("nbytes"), py::arg("sequence"), py::arg("compute_after"), py::arg("budget"),
+      py::arg("bytes_per_second"), py::arg("priorities") = std::vector<int>{},
+      py::arg("pinned") = std::vector<bool>{},
+      "The loader's residency plan for units of `nbytes` used in `sequence` order, with "
+      "`compute_after` seconds after each position (see src/loader/residency_plan.h).");
   // Any contiguous bytes-like object (a numpy slice gives any alignment), continuing `value`
   // as zlib.crc32(data, value) does.
   m.def("crc32_update",

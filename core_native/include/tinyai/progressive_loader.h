@@ -76,6 +76,8 @@ struct LoaderStats {
   double plan_predicted_seconds = 0.0;    // one inference under the plan, as simulated
   double plan_stream_all_seconds = 0.0;   // the same keeping nothing: what the plan saves
   double disk_mb_per_s = 0.0;             // the rate planned with (emulated, or measured)
+  double disk_busy_seconds = 0.0;         // time at least one read was in flight (since the
+                                          // loader was created or the bandwidth limit changed)
   std::vector<int64_t> layer_planned_bytes;  // per layer: bytes the plan keeps
 };
 

@@ -1074,6 +1074,7 @@ LoaderStats ProgressiveLoader::stats() const {
   s.plan_predicted_seconds = m.plan_active ? m.plan_predicted_seconds : 0.0;
   s.plan_stream_all_seconds = m.plan_active ? m.plan_stream_all_seconds : 0.0;
   s.disk_mb_per_s = m.disk_bytes_per_second() / 1e6;
+  s.disk_busy_seconds = m.disk_busy_seconds;
   s.min_window = m.cfg.enable_prefetch ? m.min_window() : 0;
   s.max_window = m.cfg.enable_prefetch ? m.max_window() : 0;
   s.tracker_weight_bytes = mem.current[static_cast<int>(MemCategory::Weight)];

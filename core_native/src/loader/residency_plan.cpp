@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <deque>
 #include <functional>
+#include <stdexcept>
+#include <string>
 
 namespace tinyai {
 
@@ -10,19 +12,77 @@ namespace {
 // Cycles simulated: the first starts with only the kept units resident; by the third the
 // reads that run ahead across the end of an inference are in their steady state.
 constexpr size_t kCycles = 3;
-// Candidate sets keep up to k/kSteps of the room, k = 1 .. kSteps - 1.
+// Candidate sets keep up to k/kSteps of the room, k = 1 .. kSteps.
 constexpr int kSteps = 20;
 // A plan may be this much slower (as simulated) than the fastest if it keeps more.
 constexpr double kSlack = 0.02;
+// Passes of single-unit changes after the candidate sets (see improve_by_flips).
+constexpr int kFlipPasses = 3;
 
 bool kept(const std::vector<PlanUnit>& units, const std::vector<bool>& keep, int u) {
   return units[static_cast<size_t>(u)].pinned || keep[static_cast<size_t>(u)];
+}
+
+void check_inputs(const std::vector<PlanUnit>& units, const std::vector<int>& sequence,
+                  const std::vector<double>& compute_after, double bytes_per_second) {
+  if (compute_after.size() != sequence.size())
+    throw std::invalid_argument("residency plan: " + std::to_string(sequence.size()) +
+                                " positions but " + std::to_string(compute_after.size()) +
+                                " compute times");
+  for (int u : sequence)
+    if (u < 0 || static_cast<size_t>(u) >= units.size())
+      throw std::invalid_argument("residency plan: unit " + std::to_string(u) +
+                                  " in the sequence is not one of the " +
+                                  std::to_string(units.size()) + " units");
+  for (double c : compute_after)
+    if (!(c >= 0)) throw std::invalid_argument("residency plan: compute times must be >= 0");
+  if (!(bytes_per_second > 0))
+    throw std::invalid_argument("residency plan: the disk rate must be > 0 bytes/s");
+}
+
+// Local search from the best candidate: keep or stream one unit at a time, taking any change
+// that makes the simulated inference faster, for a few passes. The candidate sets are
+// prefixes of fixed orders; this finds mixes no single order gives (resnet50 at 90 % on a
+// 200 MB/s disk: 112 -> 104 ms predicted, against a lower bound of 101).
+void improve_by_flips(const std::vector<PlanUnit>& units, const std::vector<int>& sequence,
+                      const std::vector<double>& compute_after, uint64_t budget,
+                      double bytes_per_second, const std::vector<int>& candidates,
+                      ResidencyPlan& best) {
+  std::vector<bool> keep = best.keep;
+  double current = best.predicted_seconds;
+  uint64_t kept_bytes = best.keep_bytes;
+  for (int pass = 0; pass < kFlipPasses; ++pass) {
+    bool improved = false;
+    for (int u : candidates) {
+      const auto i = static_cast<size_t>(u);
+      const uint64_t after = keep[i] ? kept_bytes - units[i].nbytes : kept_bytes + units[i].nbytes;
+      if (after > budget) continue;
+      keep[i] = !keep[i];
+      const double t =
+          simulate_residency(units, sequence, compute_after, budget, bytes_per_second, keep);
+      if (t >= 0 && t < current * (1 - 1e-4)) {
+        current = t;
+        kept_bytes = after;
+        improved = true;
+      } else {
+        keep[i] = !keep[i];
+      }
+    }
+    if (!improved) break;
+  }
+  best.keep = std::move(keep);
+  best.predicted_seconds = current;
+  best.keep_bytes = kept_bytes;
 }
 }  // namespace
 
 double simulate_residency(const std::vector<PlanUnit>& units, const std::vector<int>& sequence,
                           const std::vector<double>& compute_after, uint64_t budget,
                           double bytes_per_second, const std::vector<bool>& keep) {
+  check_inputs(units, sequence, compute_after, bytes_per_second);
+  if (keep.size() != units.size())
+    throw std::invalid_argument("residency plan: keep has " + std::to_string(keep.size()) +
+                                " entries for " + std::to_string(units.size()) + " units");
   const size_t n = sequence.size();
   if (n == 0) return 0.0;
   uint64_t kept_bytes = 0;
@@ -74,6 +134,7 @@ double simulate_residency(const std::vector<PlanUnit>& units, const std::vector<
 ResidencyPlan plan_residency(const std::vector<PlanUnit>& units, const std::vector<int>& sequence,
                              const std::vector<double>& compute_after, uint64_t budget,
                              double bytes_per_second) {
+  check_inputs(units, sequence, compute_after, bytes_per_second);
   ResidencyPlan best;
   best.keep.assign(units.size(), false);
   uint64_t pinned_bytes = 0;
@@ -119,8 +180,8 @@ ResidencyPlan plan_residency(const std::vector<PlanUnit>& units, const std::vect
       if (units[a].priority != units[b].priority) return units[a].priority > units[b].priority;
       return key(a) < key(b);
     });
-    for (int step = 1; step < kSteps; ++step) {
-      const uint64_t cap = room / kSteps * static_cast<uint64_t>(step);
+    for (int step = 1; step <= kSteps; ++step) {  // the last: everything fits (no streaming)
+      const uint64_t cap = step == kSteps ? room : room / kSteps * static_cast<uint64_t>(step);
       std::vector<bool> keep(units.size(), false);
       uint64_t kept_bytes = 0;
       for (int u : order)
@@ -145,6 +206,7 @@ ResidencyPlan plan_residency(const std::vector<PlanUnit>& units, const std::vect
       best.keep_bytes = c.keep_bytes;
       best.keep = std::move(c.keep);
     }
+  improve_by_flips(units, sequence, compute_after, budget, bytes_per_second, candidates, best);
   for (size_t u = 0; u < units.size(); ++u)
     if (units[u].pinned) best.keep[u] = true;
   return best;
