@@ -13,6 +13,7 @@ from typing import Dict, List, Optional
 
 import tinyai_workbench as tw
 from tinyai_workbench.core_native.config import Config, ProgressiveLoaderConfig
+from tinyai_workbench.presets import human_size
 
 UNAVAILABLE_TIP = "available when the engine supports it"
 LAYER_STATUSES = ("UNLOADED", "LOADING", "LOADED", "ERROR")
@@ -158,7 +159,44 @@ def loader_summary(stats: dict) -> dict:
         "layer_load_s": stats.get("layer_load_seconds") or stats.get("layer_load_s"),
         "layer_hits": stats.get("layer_hits"), "layer_misses": stats.get("layer_misses"),
         "layer_status": stats.get("layer_status"),
+        # The residency plan (adaptive window under a weight budget) and per-layer timing.
+        "plan_active": stats.get("loader_plan_active"),
+        "planned_bytes": stats.get("loader_planned_resident_bytes"),
+        "layer_planned_bytes": stats.get("loader_layer_planned_bytes"),
+        "plan_predicted_s": stats.get("loader_plan_predicted_seconds"),
+        "plan_stream_all_s": stats.get("loader_plan_stream_all_seconds"),
+        "layer_compute_s": stats.get("layer_compute_seconds") or None,
+        "layer_wait_s": stats.get("layer_wait_seconds") or None,
     }
+
+
+def plan_summary(loader: dict) -> str:
+    """The status bar's line on the residency plan ("" while none is in effect)."""
+    if not loader.get("plan_active") or loader.get("planned_bytes") is None:
+        return ""
+    text = f"plan keeps {human_size(int(loader['planned_bytes']))}"
+    predicted, stream_all = loader.get("plan_predicted_s"), loader.get("plan_stream_all_s")
+    if predicted and stream_all and stream_all > 0:
+        text += f" · {predicted * 1e3:.0f} ms simulated (keeping nothing: {stream_all * 1e3:.0f} ms)"
+    return text
+
+
+def plan_labels(layer_weight_bytes, plan_active, layer_planned_bytes) -> Optional[list]:
+    """Per layer, what the loader's residency plan does with its weights: "kept" (resident
+    across inferences), "part kept" (a layer streamed in pieces, some kept), "streamed", or
+    "—" (no weights); None while no plan is in effect (no budget, adaptive window off, or
+    before the first inference has been timed)."""
+    if not plan_active or layer_planned_bytes is None:
+        return None
+    labels = []
+    for weight, planned in zip(layer_weight_bytes, layer_planned_bytes):
+        if not weight:
+            labels.append("—")
+        elif planned >= weight:
+            labels.append("kept")
+        else:
+            labels.append("part kept" if planned else "streamed")
+    return labels
 
 
 def cpu_cache_hit_rate(cache: Optional[dict]) -> Optional[float]:

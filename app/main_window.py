@@ -26,7 +26,7 @@ from tinyai_workbench.widgets.live_plots import LatencyPlot, MemoryPlot, PaintCo
 from tinyai_workbench.widgets.sweep_view import TRADEOFF_SWEEP, SweepView
 
 from .engine_controller import EngineController
-from .engine_features import simd_capabilities
+from .engine_features import plan_labels, plan_summary, simd_capabilities
 from .qt_compat import guard_singleton_refcounts
 from .recorder import StatsRecorder
 from .sweep import loader_levels, sweep_points
@@ -216,10 +216,14 @@ class MainWindow(QMainWindow):
         self.latency_label = QLabel("latency —")
         self.peak_label = QLabel("peak —")
         self.hit_label = QLabel("weight-cache hits n/a")
+        self.plan_label = QLabel("")
+        self.plan_label.setToolTip("the loader's residency plan: weights kept resident across "
+                                   "inferences, and its simulated inference time against keeping "
+                                   "nothing")
         self.load_progress = QProgressBar()
         self.load_progress.setMaximumWidth(220)
         self.load_progress.setVisible(False)
-        for w in (self.state_label, self.latency_label, self.peak_label, self.hit_label):
+        for w in (self.state_label, self.latency_label, self.peak_label, self.hit_label, self.plan_label):
             sb.addPermanentWidget(w)
         sb.addWidget(self.load_progress)
 
@@ -354,9 +358,13 @@ class MainWindow(QMainWindow):
         if phase == PHASE_TABLE:
             self.layer_table.layer_model.update_live(
                 snap["statuses"], int(s.get("current_layer", -1)), loader["layer_load_s"],
-                loader["layer_hits"], loader["layer_misses"], s.get("layer_priority"))
+                loader["layer_hits"], loader["layer_misses"], s.get("layer_priority"),
+                plan_labels([layer.weight_bytes for layer in self.controller.model.layers],
+                            loader["plan_active"], loader["layer_planned_bytes"]),
+                loader["layer_compute_s"], loader["layer_wait_s"])
             if loader["hit_rate"] is not None:
                 self.hit_label.setText(f"weight-cache hits {loader['hit_rate'] * 100:.0f}%")
+            self.plan_label.setText(plan_summary(loader))
 
     # -- settings and presets -------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 Priority and checkpoint strategy are combo editors per row when the engine supports them;
 otherwise the cells read "n/a" and are not editable. Live columns (status, load time, hits,
-misses) come from the GUI's poll and repaint only the cells that changed.
+misses, the loader's residency plan, and the last run's compute and weight-wait time per
+layer) come from the GUI's poll and repaint only the cells that changed.
 """
 from __future__ import annotations
 
@@ -19,8 +20,15 @@ from .live_plots import STATUS_COLOURS
 UNAVAILABLE_TIP = "available when the engine supports it"
 PRIORITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
 CHECKPOINT_STRATEGIES = ("KEEP", "CHECKPOINT", "RECOMPUTE")
-COLUMNS = ("#", "Name", "Ops", "Weights", "Status", "Priority", "Checkpoint", "Load time", "Hits", "Misses")
+COLUMNS = ("#", "Name", "Ops", "Weights", "Status", "Priority", "Checkpoint", "Load time", "Hits", "Misses",
+           "Plan", "Compute", "Wait")
 COL_STATUS, COL_PRIORITY, COL_CHECKPOINT, COL_LOAD, COL_HITS, COL_MISSES = 4, 5, 6, 7, 8, 9
+COL_PLAN, COL_COMPUTE, COL_WAIT = 10, 11, 12
+PLAN_TIP = ("what the loader's residency plan does with the layer's weights: kept resident across "
+            "inferences or streamed (runs with the adaptive window under a weight budget, from the "
+            "second inference)")
+COMPUTE_TIP = "time the layer's kernels ran in the last inference"
+WAIT_TIP = "time the layer waited for its weights to be read in the last inference (loader stall)"
 _STATUS_INDEX = {"UNLOADED": 1, "LOADING": 2, "LOADED": 3, "ERROR": 4, "EXECUTING": 5}
 _DISPLAY, _EDIT, _TOOLTIP = Qt.DisplayRole.value, Qt.EditRole.value, Qt.ToolTipRole.value
 _BACKGROUND, _FOREGROUND, _ALIGN = Qt.BackgroundRole.value, Qt.ForegroundRole.value, Qt.TextAlignmentRole.value
@@ -43,6 +51,9 @@ class LayerTableModel(QAbstractTableModel):
         self.load_s: List[Optional[float]] = []
         self.hits: List[Optional[int]] = []
         self.misses: List[Optional[int]] = []
+        self.plan: List[Optional[str]] = []
+        self.compute_s: List[Optional[float]] = []
+        self.wait_s: List[Optional[float]] = []
         self.priority_editable = False
         self.checkpoint_editable = False
 
@@ -54,6 +65,7 @@ class LayerTableModel(QAbstractTableModel):
         self.priority = ["MEDIUM" if priority_editable else None] * n
         self.checkpoint = ["KEEP" if checkpoint_editable else None] * n
         self.load_s, self.hits, self.misses = [None] * n, [None] * n, [None] * n
+        self.plan, self.compute_s, self.wait_s = [None] * n, [None] * n, [None] * n
         self.priority_editable, self.checkpoint_editable = priority_editable, checkpoint_editable
         self.endResetModel()
 
@@ -69,7 +81,7 @@ class LayerTableModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(min(changed), column), self.index(max(changed), column))
 
     def update_live(self, statuses=None, current_layer: int = -1, load_s=None, hits=None, misses=None,
-                    priorities=None) -> None:
+                    priorities=None, plan=None, compute_s=None, wait_s=None) -> None:
         n = len(self.layers)
         if statuses is not None or current_layer >= 0:
             shown = list(statuses) if statuses is not None else list(self.status)
@@ -83,6 +95,10 @@ class LayerTableModel(QAbstractTableModel):
         self._update_column(COL_LOAD, self.load_s, load_s)
         self._update_column(COL_HITS, self.hits, hits)
         self._update_column(COL_MISSES, self.misses, misses)
+        # No plan in effect clears the column (the budget or the adaptive window was turned off).
+        self._update_column(COL_PLAN, self.plan, plan if plan is not None else [None] * n)
+        self._update_column(COL_COMPUTE, self.compute_s, compute_s)
+        self._update_column(COL_WAIT, self.wait_s, wait_s)
         if priorities is not None and self.priority_editable:
             self._update_column(COL_PRIORITY, self.priority,
                                 [p if isinstance(p, str) else PRIORITIES[int(p)] for p in priorities])
@@ -129,8 +145,8 @@ class LayerTableModel(QAbstractTableModel):
                 return UNAVAILABLE_TIP
             if c == 1:
                 return f"nodes {list(self.layers[r].nodes)}"
-            return None
-        if role == _ALIGN and c in (0, 3, COL_LOAD, COL_HITS, COL_MISSES):
+            return {COL_PLAN: PLAN_TIP, COL_COMPUTE: COMPUTE_TIP, COL_WAIT: WAIT_TIP}.get(c)
+        if role == _ALIGN and c in (0, 3, COL_LOAD, COL_HITS, COL_MISSES, COL_COMPUTE, COL_WAIT):
             return _RIGHT
         return None
 
@@ -157,6 +173,11 @@ class LayerTableModel(QAbstractTableModel):
             return "n/a" if self.hits[r] is None else str(self.hits[r])
         if c == COL_MISSES:
             return "n/a" if self.misses[r] is None else str(self.misses[r])
+        if c == COL_PLAN:
+            return self.plan[r] or "—"
+        if c in (COL_COMPUTE, COL_WAIT):
+            v = (self.compute_s if c == COL_COMPUTE else self.wait_s)[r]
+            return "n/a" if v is None else f"{v * 1e3:.2f} ms"
         return None
 
     def setData(self, index, value, role=Qt.EditRole):  # noqa: N802

@@ -39,6 +39,8 @@ constexpr int kIoThreads = 2;
 // Deep enough for vgg19 at 30 %, whose convs must prefetch into fc6's pieces ~30 units ahead;
 // the budget (memory pressure) and the disk (see end_interval) bound it in practice.
 constexpr int kAdaptiveWindowCap = 64;
+// A new residency plan replaces the one in effect only if it simulates this much faster.
+constexpr double kReplanGain = 0.03;
 // Bandwidth emulation: a read starting within this long of the previous one's emulated end
 // continues the same stream.
 constexpr std::chrono::milliseconds kThrottleCatchUp{20};
@@ -173,6 +175,7 @@ struct ProgressiveLoader::Impl {
   Clock::time_point last_acquire_done{};  // when it returned
   int64_t cycles = 0;                     // inferences completed (cursor wrapped)
   bool plan_active = false;
+  bool replan_soon = true;  // plan at the next inference boundary, whatever the schedule
   uint64_t plan_keep_bytes = 0;
   double plan_predicted_seconds = 0.0, plan_stream_all_seconds = 0.0;
   // The disk's rate: bytes over the time at least one read was in flight.
@@ -282,6 +285,7 @@ struct ProgressiveLoader::Impl {
   void drop_plan() {
     if (plan_active && cfg.enable_adaptive_window) reset_window();
     plan_active = false;
+    replan_soon = true;
     plan_keep_bytes = 0;
     for (Layer& L : layers)
       for (Unit& u : L.units) u.keep = false;
@@ -304,8 +308,11 @@ struct ProgressiveLoader::Impl {
     const int64_t n = static_cast<int64_t>(units_seq.size());
     if (last_acquire_pos >= 0 && pos >= 0 && n > 0 && pos == (last_acquire_pos + 1) % n) {
       const auto p = static_cast<size_t>(last_acquire_pos);
-      compute_after[p] =
+      const double gap =
           pos == 0 ? 0.0 : std::chrono::duration<double>(asked - last_acquire_done).count();
+      // Smoothed over inferences: plans compare sets whose simulated times differ by a few
+      // percent, and one run's timer jitter must not make them switch back and forth.
+      compute_after[p] = compute_known[p] ? 0.75 * compute_after[p] + 0.25 * gap : gap;
       if (!compute_known[p]) {
         compute_known[p] = true;
         ++compute_known_count;
@@ -315,7 +322,7 @@ struct ProgressiveLoader::Impl {
       ++cycles;
       // Plan after the first full inference, then at doubling intervals and every 8th one:
       // the compute and the disk do not change fast, and each re-plan may move reads around.
-      if (cycles <= 2 || (cycles & (cycles - 1)) == 0 || cycles % 8 == 0) replan();
+      if (replan_soon || cycles <= 2 || (cycles & (cycles - 1)) == 0 || cycles % 8 == 0) replan();
     }
   }
 
@@ -332,6 +339,7 @@ struct ProgressiveLoader::Impl {
     }
     const double rate = disk_bytes_per_second();
     if (compute_known_count != units_seq.size() || rate <= 0) return;
+    replan_soon = false;
     std::vector<PlanUnit> units;
     std::vector<std::vector<int>> id(layers.size());
     for (size_t l = 0; l < layers.size(); ++l)
@@ -351,14 +359,14 @@ struct ProgressiveLoader::Impl {
       return;
     }
     // Hysteresis: a new set must beat the current one, re-simulated with today's timings, by
-    // 2 %, or every change of plan would re-read what the old plan kept.
+    // kReplanGain, or every change of plan would re-read what the old plan kept.
     if (plan_active) {
       std::vector<bool> current(units.size());
       for (size_t l = 0; l < layers.size(); ++l)
         for (size_t p = 0; p < layers[l].units.size(); ++p)
           current[static_cast<size_t>(id[l][p])] = layers[l].units[p].keep;
       const double now = simulate_residency(units, sequence, compute_after, budget(), rate, current);
-      if (now >= 0 && plan.predicted_seconds > now * 0.98) {
+      if (now >= 0 && plan.predicted_seconds > now * (1 - kReplanGain)) {
         plan_predicted_seconds = now;
         plan_stream_all_seconds = plan.stream_all_seconds;
         return;
@@ -1032,6 +1040,7 @@ void ProgressiveLoader::set_layer_priority(int layer, LayerPriority priority) {
     std::lock_guard<std::mutex> lk(impl_->mu);
     impl_->check_layer(layer);
     impl_->layers[layer].priority = priority;
+    impl_->replan_soon = true;  // priorities order what the plan keeps
   }
   impl_->io_cv.notify_all();
 }
