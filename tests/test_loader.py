@@ -701,14 +701,47 @@ def test_crc32_matches_zlib_at_any_length_alignment_and_seed():
         _core.crc32_update(buf.reshape(1024, 1024)[:, :512])  # not contiguous
 
 
-def test_crc32_uses_pclmul_where_the_cpu_has_it():
+def _cpu_flags():
     try:
         with open("/proc/cpuinfo") as f:
-            flags = f.read().split()
+            return set(f.read().split())
     except OSError:
         pytest.skip("no /proc/cpuinfo")
-    expected = "pclmul" if "pclmulqdq" in flags else "table"
+
+
+def test_crc32_uses_the_widest_folding_kernel_the_cpu_has():
+    flags = _cpu_flags()
+    if {"vpclmulqdq", "avx512f", "avx512vl", "pclmulqdq"} <= flags:
+        expected = "vpclmul"
+    elif "pclmulqdq" in flags:
+        expected = "pclmul"
+    else:
+        expected = "table"
     assert _core.crc32_kernel() == expected
+
+
+def test_every_crc32_kernel_the_cpu_has_matches_zlib():
+    import zlib
+
+    flags = _cpu_flags()
+    kernels = ["table"] + (["pclmul"] if "pclmulqdq" in flags else [])
+    if {"vpclmulqdq", "avx512f", "avx512vl", "pclmulqdq"} <= flags:
+        kernels.append("vpclmul")
+    rng = np.random.default_rng(7)
+    buf = rng.integers(0, 256, 1 << 16, dtype=np.uint8)
+    # Around every stride: 16 (lane), 64 (the 128-bit kernel's step, a 512-bit register),
+    # 256 (the 512-bit kernel's step), and the start of each kernel's range.
+    lengths = sorted({n + d for n in (0, 16, 64, 128, 256, 512, 1024, 4096, 60000)
+                      for d in (-17, -16, -1, 0, 1, 15, 16, 63, 64, 255, 256) if n + d >= 0})
+    for kernel in kernels:
+        for n in lengths:
+            off = int(rng.integers(0, 64))
+            seed = int(rng.integers(0, 1 << 32))
+            chunk = buf[off:off + n]
+            assert _core.crc32_update(chunk, seed, kernel=kernel) == \
+                zlib.crc32(chunk.tobytes(), seed), (kernel, off, n)
+    with pytest.raises(ValueError, match="unknown CRC-32 kernel"):
+        _core.crc32_update(buf, 0, kernel="sse9")
 
 
 def test_piece_sequence_drives_prefetch(tmp_path):

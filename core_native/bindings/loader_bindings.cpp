@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "loader/crc32_impl.h"
 #include "loader/io_probe.h"
 #include "loader/residency_plan.h"
 #include "tinyai/weights_file.h"
@@ -189,7 +190,7 @@ void bind_loader(py::module_& m) {
   // Any contiguous bytes-like object (a numpy slice gives any alignment), continuing `value`
   // as zlib.crc32(data, value) does.
   m.def("crc32_update",
-        [](py::buffer data, uint32_t value) {
+        [](py::buffer data, uint32_t value, const std::string& kernel) {
           const py::buffer_info info = data.request();
           py::ssize_t step = info.itemsize;  // C-contiguous: strides are the running products
           for (py::ssize_t d = info.ndim; d-- > 0;) {
@@ -198,10 +199,13 @@ void bind_loader(py::module_& m) {
             step *= info.shape[d];
           }
           const size_t n = static_cast<size_t>(info.size * info.itemsize);
+          if (!kernel.empty()) return crc32_update_with(kernel.c_str(), value, info.ptr, n);
           py::gil_scoped_release release;
           return crc32_update(value, info.ptr, n);
         },
-        py::arg("data"), py::arg("value") = 0);
+        py::arg("data"), py::arg("value") = 0, py::arg("kernel") = "",
+        "CRC-32 of a contiguous buffer continued from `value`; `kernel` (table, pclmul, "
+        "vpclmul) forces one implementation, for tests.");
   m.def("crc32_kernel", [] { return std::string(crc32_kernel_name()); });
   m.def("page_cache_bytes", &page_cache_bytes, py::arg("path"));
 }

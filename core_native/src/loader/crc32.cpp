@@ -1,7 +1,10 @@
-// zlib-compatible CRC-32, so Python's zlib.crc32 and the core agree (FORMAT.md): PCLMULQDQ
-// folding where the CPU has it (about 10x the table version, which used to bound the loader's
+// zlib-compatible CRC-32, so Python's zlib.crc32 and the core agree (FORMAT.md): VPCLMULQDQ
+// folding on 512-bit registers where the CPU has it, PCLMULQDQ folding on 128-bit lanes where
+// it has only that (about 10x the table version, which used to bound the loader's
 // throughput), slicing-by-8 tables otherwise and for the unaligned head/tail lengths.
 #include <cstring>
+#include <stdexcept>
+#include <string>
 
 #include "loader/crc32_impl.h"
 #include "tinyai/weights_file.h"
@@ -32,7 +35,40 @@ bool have_pclmul() {
   static const bool yes = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse2");
   return yes;
 }
+bool have_vpclmul() {
+  static const bool yes = have_pclmul() && __builtin_cpu_supports("vpclmulqdq") &&
+                          __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+  return yes;
+}
 #endif
+
+enum class Kernel { Table, Pclmul, Vpclmul };
+
+Kernel best_kernel() {
+#if TINYAI_X86_KERNELS
+  if (have_vpclmul()) return Kernel::Vpclmul;
+  if (have_pclmul()) return Kernel::Pclmul;
+#endif
+  return Kernel::Table;
+}
+
+uint32_t update(Kernel kernel, uint32_t crc, const unsigned char* p, size_t n) {
+  uint32_t state = ~crc;
+#if TINYAI_X86_KERNELS
+  if (kernel == Kernel::Vpclmul && n >= 256) {
+    const size_t bulk = n & ~static_cast<size_t>(15);
+    state = crc32_fold_vpclmul(state, p, bulk);
+    p += bulk;
+    n -= bulk;
+  } else if (kernel != Kernel::Table && n >= 64) {
+    const size_t bulk = n & ~static_cast<size_t>(15);
+    state = crc32_fold_pclmul(state, p, bulk);
+    p += bulk;
+    n -= bulk;
+  }
+#endif
+  return ~crc32_table(state, p, n);
+}
 }  // namespace
 
 uint32_t crc32_table(uint32_t crc, const unsigned char* p, size_t n) {
@@ -52,24 +88,42 @@ uint32_t crc32_table(uint32_t crc, const unsigned char* p, size_t n) {
 }
 
 const char* crc32_kernel_name() {
-#if TINYAI_X86_KERNELS
-  if (have_pclmul()) return "pclmul";
-#endif
-  return "table";
+  switch (best_kernel()) {
+    case Kernel::Vpclmul: return "vpclmul";
+    case Kernel::Pclmul: return "pclmul";
+    default: return "table";
+  }
 }
 
 uint32_t crc32_update(uint32_t crc, const void* data, size_t n) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  uint32_t state = ~crc;
+  static const Kernel kernel = best_kernel();
+  return update(kernel, crc, static_cast<const unsigned char*>(data), n);
+}
+
+uint32_t crc32_update_with(const char* kernel, uint32_t crc, const void* data, size_t n) {
+  const std::string name = kernel;
+  Kernel k = Kernel::Table;
+  bool available = true;
+  if (name == "vpclmul") {
+    k = Kernel::Vpclmul;
 #if TINYAI_X86_KERNELS
-  if (n >= 64 && have_pclmul()) {
-    const size_t bulk = n & ~static_cast<size_t>(15);
-    state = crc32_fold_pclmul(state, p, bulk);
-    p += bulk;
-    n -= bulk;
-  }
+    available = have_vpclmul();
+#else
+    available = false;
 #endif
-  return ~crc32_table(state, p, n);
+  } else if (name == "pclmul") {
+    k = Kernel::Pclmul;
+#if TINYAI_X86_KERNELS
+    available = have_pclmul();
+#else
+    available = false;
+#endif
+  } else if (name != "table") {
+    throw std::invalid_argument("unknown CRC-32 kernel '" + name + "' (table, pclmul, vpclmul)");
+  }
+  if (!available)
+    throw std::invalid_argument("this CPU cannot run the '" + name + "' CRC-32 kernel");
+  return update(k, crc, static_cast<const unsigned char*>(data), n);
 }
 
 }  // namespace tinyai
