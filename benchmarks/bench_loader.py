@@ -345,11 +345,11 @@ def end_to_end(disk_mb_per_s: float, runs: int) -> None:
     print(f"  load average {os.getloadavg()[0]:.2f}; standalone disk probe {disk_mb_per_s:.0f} MB/s; "
           f"disk = median O_DIRECT read of the model's file between runs")
     print("  ld disk = the rate the loader itself measured while reading (bytes over the time a "
-          "read was in flight);\n  plan ms = the loader's simulated inference under its residency "
-          "plan, at that rate")
+          "read was in flight);\n  /sched@ld = latency over the schedule bound at that rate; "
+          "plan ms = the loader's simulated inference under its residency plan")
     print(f"  {'model':<10}{'prefetch':>9}{'ms':>8}{'free ms':>9}{'MB read':>8}{'min MB':>7}"
           f"{'disk':>6}{'bound':>7}{'/bound':>7}{'sched':>7}{'/sched':>7}{'/free':>7}"
-          f"{'stall %':>8}{'ld disk':>8}{'plan ms':>8}")
+          f"{'stall %':>8}{'ld disk':>8}{'/sched@ld':>10}{'plan ms':>8}")
     for name in ("resnet50", "vgg19"):
         model = tw.load_model(_light(name))
         feeds = synthetic_inputs(model)
@@ -396,12 +396,15 @@ def end_to_end(disk_mb_per_s: float, runs: int) -> None:
             bound = max(free, read / disk)
             busy = after["disk_busy_seconds"] - before[k]["disk_busy_seconds"]
             loader_disk = (after["bytes_read"] - before[k]["bytes_read"]) / max(busy, 1e-9)
+            sched_ld = schedule_bound(sessions["free"], feeds, computes, free, budget,
+                                      loader_disk)
             plan = f"{after['plan_predicted_seconds'] * 1e3:>8.1f}" if after["plan_active"] \
                 else f"{'-':>8}"
             print(f"  {name:<10}{k:>9}{t * 1e3:>8.1f}{free * 1e3:>9.1f}{read / 1e6:>8.0f}"
                   f"{min_read / 1e6:>7.0f}{disk / 1e6:>6.0f}{bound * 1e3:>7.1f}{t / bound:>7.2f}"
                   f"{sched * 1e3:>7.1f}{t / sched:>7.2f}{t / free:>7.2f}{100 * stall / t:>8.1f}"
-                  f"{loader_disk / 1e6:>8.0f}{plan}   window {after['current_window']}")
+                  f"{loader_disk / 1e6:>8.0f}{t / sched_ld:>10.2f}{plan}"
+                  f"   window {after['current_window']}")
         print(f"  {name:<10}{'(bound)':>9}  the schedule bound is {sched / free:.2f}x the "
               f"unconstrained run: no schedule at this budget and disk gets closer to it")
         del sessions

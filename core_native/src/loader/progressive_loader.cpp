@@ -443,8 +443,8 @@ struct ProgressiveLoader::Impl {
   // residency plan does not keep, then the unit whose next use is furthest away. Pinned units,
   // CRITICAL layers and reads in flight stay. For a prefetch (target_distance >= 0) only units
   // used later than the target, of no higher priority and not kept by the plan qualify: a
-  // prefetch never pushes out something needed sooner. Evicts nothing and
-  // returns false if even all candidates would not make room.
+  // prefetch never pushes out something needed sooner. Evicts nothing and returns false if
+  // even all candidates would not make room.
   bool make_room(uint64_t need, int64_t target_distance, LayerPriority target_priority) {
     const uint64_t cap = budget();
     if (cap == 0 || static_cast<uint64_t>(resident) + need <= cap) return true;
