@@ -166,7 +166,7 @@ void bind_loader(py::module_& m) {
       "plan_residency",
       [](const std::vector<uint64_t>& nbytes, const std::vector<int>& sequence,
          const std::vector<double>& compute_after, uint64_t budget, double bytes_per_second,
-         std::vector<int> priorities, std::vector<bool> pinned) {
+         std::vector<int> priorities, std::vector<bool> pinned, const std::vector<double>& hold) {
         if (priorities.empty()) priorities.assign(nbytes.size(), 1);
         if (pinned.empty()) pinned.assign(nbytes.size(), false);
         if (priorities.size() != nbytes.size() || pinned.size() != nbytes.size())
@@ -174,7 +174,7 @@ void bind_loader(py::module_& m) {
         std::vector<PlanUnit> units(nbytes.size());
         for (size_t u = 0; u < units.size(); ++u) units[u] = {nbytes[u], priorities[u], pinned[u]};
         const ResidencyPlan plan =
-            plan_residency(units, sequence, compute_after, budget, bytes_per_second);
+            plan_residency(units, sequence, compute_after, budget, bytes_per_second, hold);
         py::dict d;
         d["keep"] = plan.keep;
         d["keep_bytes"] = plan.keep_bytes;
@@ -184,7 +184,7 @@ void bind_loader(py::module_& m) {
       },
       py::arg("nbytes"), py::arg("sequence"), py::arg("compute_after"), py::arg("budget"),
       py::arg("bytes_per_second"), py::arg("priorities") = std::vector<int>{},
-      py::arg("pinned") = std::vector<bool>{},
+      py::arg("pinned") = std::vector<bool>{}, py::arg("hold") = std::vector<double>{},
       "The loader's residency plan for units of `nbytes` used in `sequence` order, with "
       "`compute_after` seconds after each position (see src/loader/residency_plan.h).");
   // Any contiguous bytes-like object (a numpy slice gives any alignment), continuing `value`

@@ -73,6 +73,8 @@ struct Unit {
   bool demand = false;           // a caller waits for this unit; it is in the demand queue
   bool unused_prefetch = false;  // read by the prefetcher and not acquired since
   bool keep = false;             // the residency plan keeps it across inferences
+  int64_t held_at = -1;          // position of the counted acquire that pinned it (-1: none)
+  std::chrono::steady_clock::time_point held_since{};
   double load_seconds = 0.0;
   std::string error;
   uint64_t error_minimum_bytes = 0;  // > 0: the error is a budget error
@@ -169,6 +171,7 @@ struct ProgressiveLoader::Impl {
   // measured (or emulated) rate; see residency_plan.h. While a plan is in effect the prefetcher
   // reads ahead as far as the room the kept units leave, and never evicts a kept unit.
   std::vector<double> compute_after;      // per unit position: seconds to the next acquire
+  std::vector<double> hold_after;         // per unit position: seconds to its release
   std::vector<bool> compute_known;
   size_t compute_known_count = 0;
   int64_t last_acquire_pos = -1;          // position of the last counted acquire
@@ -274,6 +277,7 @@ struct ProgressiveLoader::Impl {
     }
     cur = -1;
     compute_after.assign(units_seq.size(), 0.0);
+    hold_after.assign(units_seq.size(), -1.0);  // -1: not measured (the whole gap is assumed)
     compute_known.assign(units_seq.size(), false);
     compute_known_count = 0;
     last_acquire_pos = -1;
@@ -326,10 +330,22 @@ struct ProgressiveLoader::Impl {
     }
   }
 
-  void note_acquire_done(int64_t pos) {
+  void note_acquire_done(int64_t pos, Unit& u) {
     if (pos < 0) return;
     last_acquire_pos = pos;
     last_acquire_done = Clock::now();
+    u.held_at = pos;
+    u.held_since = last_acquire_done;
+  }
+
+  // The unit's last pin went: the time since its counted acquire is how long that position
+  // holds its bytes (smoothed like compute_after). The simulation frees streamed units then.
+  void note_release(Unit& u) {
+    if (u.pins > 0 || u.held_at < 0 || static_cast<size_t>(u.held_at) >= hold_after.size()) return;
+    const auto p = static_cast<size_t>(u.held_at);
+    const double held = seconds_since(u.held_since);
+    hold_after[p] = hold_after[p] < 0 ? held : 0.75 * hold_after[p] + 0.25 * held;
+    u.held_at = -1;
   }
 
   void replan() {
@@ -353,7 +369,11 @@ struct ProgressiveLoader::Impl {
       }
     std::vector<int> sequence;
     for (const UnitRef& r : units_seq) sequence.push_back(id[r.layer][r.piece]);
-    const ResidencyPlan plan = plan_residency(units, sequence, compute_after, budget(), rate);
+    std::vector<double> hold(units_seq.size());
+    for (size_t p = 0; p < hold.size(); ++p)
+      hold[p] = hold_after[p] < 0 ? compute_after[p] : std::min(hold_after[p], compute_after[p]);
+    const ResidencyPlan plan =
+        plan_residency(units, sequence, compute_after, budget(), rate, hold);
     if (plan.predicted_seconds < 0) {  // a streamed unit cannot fit: leave it to demand errors
       drop_plan();
       return;
@@ -365,7 +385,8 @@ struct ProgressiveLoader::Impl {
       for (size_t l = 0; l < layers.size(); ++l)
         for (size_t p = 0; p < layers[l].units.size(); ++p)
           current[static_cast<size_t>(id[l][p])] = layers[l].units[p].keep;
-      const double now = simulate_residency(units, sequence, compute_after, budget(), rate, current);
+      const double now =
+          simulate_residency(units, sequence, compute_after, budget(), rate, current, hold);
       if (now >= 0 && plan.predicted_seconds > now * (1 - kReplanGain)) {
         plan_predicted_seconds = now;
         plan_stream_all_seconds = plan.stream_all_seconds;
@@ -795,7 +816,7 @@ struct ProgressiveLoader::Impl {
     ++u.pins;  // before anything else: the prefetcher must not evict what we wait for
     if (!all_loaded()) io_cv.notify_all();  // the window moved
     if (u.nbytes == 0 || u.status == LayerStatus::Loaded) {
-      if (moved) note_acquire_done(cur);
+      if (moved) note_acquire_done(cur, u);
       if (u.nbytes == 0) return nullptr;
       if (count) {
         ++hits;
@@ -838,7 +859,7 @@ struct ProgressiveLoader::Impl {
       stall_seconds += seconds_since(t0);
       end_interval(true);
     }
-    if (moved) note_acquire_done(cur);
+    if (moved) note_acquire_done(cur, u);
     u.unused_prefetch = false;
     return u.blob;
   }
@@ -865,6 +886,7 @@ struct ProgressiveLoader::Impl {
       check_piece(layer, piece);
       Unit& u = layers[layer].units[piece];
       if (u.pins > 0) --u.pins;
+      note_release(u);
       wake = !all_loaded();
     }
     if (wake) io_cv.notify_all();  // a blocked prefetch may fit now
@@ -977,8 +999,10 @@ void ProgressiveLoader::release(int layer) {
   {
     std::lock_guard<std::mutex> lk(impl_->mu);
     impl_->check_layer(layer);
-    for (Unit& u : impl_->layers[layer].units)
+    for (Unit& u : impl_->layers[layer].units) {
       if (u.pins > 0) --u.pins;
+      impl_->note_release(u);
+    }
   }
   impl_->io_cv.notify_all();
 }

@@ -24,11 +24,17 @@ bool kept(const std::vector<PlanUnit>& units, const std::vector<bool>& keep, int
 }
 
 void check_inputs(const std::vector<PlanUnit>& units, const std::vector<int>& sequence,
-                  const std::vector<double>& compute_after, double bytes_per_second) {
+                  const std::vector<double>& compute_after, double bytes_per_second,
+                  const std::vector<double>& hold) {
   if (compute_after.size() != sequence.size())
     throw std::invalid_argument("residency plan: " + std::to_string(sequence.size()) +
                                 " positions but " + std::to_string(compute_after.size()) +
                                 " compute times");
+  if (!hold.empty() && hold.size() != sequence.size())
+    throw std::invalid_argument("residency plan: " + std::to_string(sequence.size()) +
+                                " positions but " + std::to_string(hold.size()) + " hold times");
+  for (double h : hold)
+    if (!(h >= 0)) throw std::invalid_argument("residency plan: hold times must be >= 0");
   for (int u : sequence)
     if (u < 0 || static_cast<size_t>(u) >= units.size())
       throw std::invalid_argument("residency plan: unit " + std::to_string(u) +
@@ -46,8 +52,8 @@ void check_inputs(const std::vector<PlanUnit>& units, const std::vector<int>& se
 // 200 MB/s disk: 112 -> 104 ms predicted, against a lower bound of 101).
 void improve_by_flips(const std::vector<PlanUnit>& units, const std::vector<int>& sequence,
                       const std::vector<double>& compute_after, uint64_t budget,
-                      double bytes_per_second, const std::vector<int>& candidates,
-                      ResidencyPlan& best) {
+                      double bytes_per_second, const std::vector<double>& hold,
+                      const std::vector<int>& candidates, ResidencyPlan& best) {
   std::vector<bool> keep = best.keep;
   double current = best.predicted_seconds;
   uint64_t kept_bytes = best.keep_bytes;
@@ -59,7 +65,7 @@ void improve_by_flips(const std::vector<PlanUnit>& units, const std::vector<int>
       if (after > budget) continue;
       keep[i] = !keep[i];
       const double t =
-          simulate_residency(units, sequence, compute_after, budget, bytes_per_second, keep);
+          simulate_residency(units, sequence, compute_after, budget, bytes_per_second, keep, hold);
       if (t >= 0 && t < current * (1 - 1e-4)) {
         current = t;
         kept_bytes = after;
@@ -78,8 +84,9 @@ void improve_by_flips(const std::vector<PlanUnit>& units, const std::vector<int>
 
 double simulate_residency(const std::vector<PlanUnit>& units, const std::vector<int>& sequence,
                           const std::vector<double>& compute_after, uint64_t budget,
-                          double bytes_per_second, const std::vector<bool>& keep) {
-  check_inputs(units, sequence, compute_after, bytes_per_second);
+                          double bytes_per_second, const std::vector<bool>& keep,
+                          const std::vector<double>& hold) {
+  check_inputs(units, sequence, compute_after, bytes_per_second, hold);
   if (keep.size() != units.size())
     throw std::invalid_argument("residency plan: keep has " + std::to_string(keep.size()) +
                                 " entries for " + std::to_string(units.size()) + " units");
@@ -98,15 +105,18 @@ double simulate_residency(const std::vector<PlanUnit>& units, const std::vector<
     if (streamed_bytes(p) > room) return -1.0;
 
   const size_t total = n * kCycles;  // global positions: cycle * n + position
-  std::vector<double> ready(total, 0.0), end(total, 0.0);
+  std::vector<double> ready(total, 0.0), end(total, 0.0), freed(total, 0.0);
   size_t computed = 0;  // end[] is known below this position
   double last_end = 0.0;
   auto compute_through = [&](size_t g) {
     // Every streamed position <= g has its read issued (reads go in order), so its ready time
     // is known; kept units are ready at once.
     for (; computed <= g; ++computed) {
-      last_end = std::max(last_end, ready[computed]) + compute_after[computed % n];
+      const size_t p = computed % n;
+      const double start = std::max(last_end, ready[computed]);
+      last_end = start + compute_after[p];
       end[computed] = last_end;
+      freed[computed] = hold.empty() ? last_end : start + std::min(hold[p], compute_after[p]);
     }
   };
   std::deque<size_t> in_memory;  // streamed positions read and not yet freed, in order
@@ -119,7 +129,7 @@ double simulate_residency(const std::vector<PlanUnit>& units, const std::vector<
       const size_t h = in_memory.front();
       in_memory.pop_front();
       compute_through(h);
-      room_free = std::max(room_free, end[h]);
+      room_free = std::max(room_free, freed[h]);
       used -= streamed_bytes(h % n);
     }
     disk_free = std::max(disk_free, room_free) + static_cast<double>(bytes) / bytes_per_second;
@@ -133,16 +143,16 @@ double simulate_residency(const std::vector<PlanUnit>& units, const std::vector<
 
 ResidencyPlan plan_residency(const std::vector<PlanUnit>& units, const std::vector<int>& sequence,
                              const std::vector<double>& compute_after, uint64_t budget,
-                             double bytes_per_second) {
-  check_inputs(units, sequence, compute_after, bytes_per_second);
+                             double bytes_per_second, const std::vector<double>& hold) {
+  check_inputs(units, sequence, compute_after, bytes_per_second, hold);
   ResidencyPlan best;
   best.keep.assign(units.size(), false);
   uint64_t pinned_bytes = 0;
   for (const PlanUnit& u : units)
     if (u.pinned) pinned_bytes += u.nbytes;
   best.keep_bytes = pinned_bytes;
-  best.stream_all_seconds =
-      simulate_residency(units, sequence, compute_after, budget, bytes_per_second, best.keep);
+  best.stream_all_seconds = simulate_residency(units, sequence, compute_after, budget,
+                                              bytes_per_second, best.keep, hold);
   best.predicted_seconds = best.stream_all_seconds;
   if (best.stream_all_seconds < 0 || pinned_bytes >= budget) return best;
 
@@ -189,8 +199,8 @@ ResidencyPlan plan_residency(const std::vector<PlanUnit>& units, const std::vect
           keep[u] = true;
           kept_bytes += units[u].nbytes;
         }
-      const double t =
-          simulate_residency(units, sequence, compute_after, budget, bytes_per_second, keep);
+      const double t = simulate_residency(units, sequence, compute_after, budget,
+                                          bytes_per_second, keep, hold);
       if (t >= 0) tried.push_back({t, pinned_bytes + kept_bytes, std::move(keep)});
     }
   }
@@ -206,7 +216,8 @@ ResidencyPlan plan_residency(const std::vector<PlanUnit>& units, const std::vect
       best.keep_bytes = c.keep_bytes;
       best.keep = std::move(c.keep);
     }
-  improve_by_flips(units, sequence, compute_after, budget, bytes_per_second, candidates, best);
+  improve_by_flips(units, sequence, compute_after, budget, bytes_per_second, hold, candidates,
+                   best);
   for (size_t u = 0; u < units.size(); ++u)
     if (units[u].pinned) best.keep[u] = true;
   return best;

@@ -8,7 +8,7 @@
 // budget) keep as much as leaves room for the largest streamed unit; on a fast disk keep what
 // the reads cannot hide. plan_residency simulates candidate sets over the steady state of a
 // cyclic run (reads in execution order, one at a time at the disk's rate, as soon as the room
-// left by the kept units allows; a streamed unit frees its bytes when its compute ends) and
+// left by the kept units allows; a streamed unit frees its bytes when it is released) and
 // returns the fastest.
 #pragma once
 #include <cstdint>
@@ -31,16 +31,19 @@ struct ResidencyPlan {
 
 // `sequence`: the units in execution order (a unit may occur more than once); `compute_after`:
 // per position, the seconds between that acquisition and the next one (the compute the read of
-// later units can hide behind). `budget` > 0 bytes, `bytes_per_second` > 0. Units larger than
-// the room the pinned units leave cannot be planned: the result keeps only pinned units.
+// later units can hide behind); `hold` (optional, per position, <= compute_after): seconds from
+// the acquisition to the release, when a streamed unit's bytes may go (default: the whole
+// compute_after). `budget` > 0 bytes, `bytes_per_second` > 0. Units larger than the room the
+// pinned units leave cannot be planned: the result keeps only pinned units.
 ResidencyPlan plan_residency(const std::vector<PlanUnit>& units, const std::vector<int>& sequence,
                              const std::vector<double>& compute_after, uint64_t budget,
-                             double bytes_per_second);
+                             double bytes_per_second, const std::vector<double>& hold = {});
 
 // The simulated seconds of one steady-state inference with `keep` resident (pinned units are
 // kept whatever `keep` says); a negative value if a streamed unit does not fit the room.
 double simulate_residency(const std::vector<PlanUnit>& units, const std::vector<int>& sequence,
                           const std::vector<double>& compute_after, uint64_t budget,
-                          double bytes_per_second, const std::vector<bool>& keep);
+                          double bytes_per_second, const std::vector<bool>& keep,
+                          const std::vector<double>& hold = {});
 
 }  // namespace tinyai
