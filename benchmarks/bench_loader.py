@@ -423,7 +423,7 @@ def end_to_end(disk_mb_per_s: float, runs: int) -> None:
     free_sess.run(feeds)
     print("    (floor % = the least stall any schedule has; the bound uses the unconstrained runs "
           "taken in turns with the throttled ones)")
-    for fraction in (0.3, 0.5, 0.7, 0.9, 1.0):
+    for fraction in (0.3, 0.5, 0.7, 0.9, 0.95, 1.0):
         budget = int(model.weight_bytes * fraction)
         sess = _session(model, budget, window=1)
         sess.set_bandwidth_limit_mbps(200.0)

@@ -179,6 +179,8 @@ struct ProgressiveLoader::Impl {
   int64_t cycles = 0;                     // inferences completed (cursor wrapped)
   bool plan_active = false;
   bool replan_soon = true;  // plan at the next inference boundary, whatever the schedule
+  bool plan_due = false;    // a re-plan is due; the acquire that noticed makes it (plan_if_due)
+  uint64_t plan_epoch = 0;  // bumped by anything that invalidates a plan being made
   uint64_t plan_keep_bytes = 0;
   double plan_predicted_seconds = 0.0, plan_stream_all_seconds = 0.0;
   // The disk's rate: bytes over the time at least one read was in flight.
@@ -288,6 +290,7 @@ struct ProgressiveLoader::Impl {
 
   void drop_plan() {
     if (plan_active && cfg.enable_adaptive_window) reset_window();
+    ++plan_epoch;
     plan_active = false;
     replan_soon = true;
     plan_keep_bytes = 0;
@@ -326,7 +329,8 @@ struct ProgressiveLoader::Impl {
       ++cycles;
       // Plan after the first full inference, then at doubling intervals and every 8th one:
       // the compute and the disk do not change fast, and each re-plan may move reads around.
-      if (replan_soon || cycles <= 2 || (cycles & (cycles - 1)) == 0 || cycles % 8 == 0) replan();
+      if (replan_soon || cycles <= 2 || (cycles & (cycles - 1)) == 0 || cycles % 8 == 0)
+        plan_due = true;
     }
   }
 
@@ -348,59 +352,98 @@ struct ProgressiveLoader::Impl {
     u.held_at = -1;
   }
 
-  void replan() {
+  // What a re-plan needs, copied under the lock: the plan itself is computed without it (a
+  // few ms for a large model), so the I/O threads and stats() are not held up.
+  struct PlanRequest {
+    std::vector<PlanUnit> units;
+    std::vector<std::vector<int>> id;  // layer, piece -> unit
+    std::vector<int> sequence;
+    std::vector<double> compute, hold;
+    std::vector<bool> current;  // the plan in effect (empty: none)
+    uint64_t budget = 0;
+    double rate = 0.0;
+    uint64_t epoch = 0;
+  };
+
+  // Fills `req` if a plan is wanted and can be made now; drops the plan if none is wanted.
+  bool prepare_plan(PlanRequest& req) {
     if (!plan_wanted()) {
       if (plan_active) drop_plan();
-      return;
+      return false;
     }
-    const double rate = disk_bytes_per_second();
-    if (compute_known_count != units_seq.size() || rate <= 0) return;
+    req.rate = disk_bytes_per_second();
+    if (compute_known_count != units_seq.size() || req.rate <= 0) return false;
     replan_soon = false;
-    std::vector<PlanUnit> units;
-    std::vector<std::vector<int>> id(layers.size());
+    req.id.assign(layers.size(), {});
     for (size_t l = 0; l < layers.size(); ++l)
       for (const Unit& u : layers[l].units) {
-        id[l].push_back(static_cast<int>(units.size()));
+        req.id[l].push_back(static_cast<int>(req.units.size()));
         PlanUnit pu;
         pu.nbytes = u.nbytes;
         pu.priority = static_cast<int>(layers[l].priority);
         pu.pinned = layers[l].priority == LayerPriority::Critical;
-        units.push_back(pu);
+        req.units.push_back(pu);
+        if (plan_active) req.current.push_back(u.keep);
       }
-    std::vector<int> sequence;
-    for (const UnitRef& r : units_seq) sequence.push_back(id[r.layer][r.piece]);
-    std::vector<double> hold(units_seq.size());
-    for (size_t p = 0; p < hold.size(); ++p)
-      hold[p] = hold_after[p] < 0 ? compute_after[p] : std::min(hold_after[p], compute_after[p]);
-    const ResidencyPlan plan =
-        plan_residency(units, sequence, compute_after, budget(), rate, hold);
+    for (const UnitRef& r : units_seq) req.sequence.push_back(req.id[r.layer][r.piece]);
+    req.compute = compute_after;
+    req.hold.resize(units_seq.size());
+    for (size_t p = 0; p < req.hold.size(); ++p)
+      req.hold[p] = hold_after[p] < 0 ? compute_after[p] : std::min(hold_after[p], compute_after[p]);
+    req.budget = budget();
+    req.epoch = plan_epoch;
+    return true;
+  }
+
+  // Applies `plan` (made from `req`; `now` is the plan in effect re-simulated, < 0 if none).
+  void apply_plan(const PlanRequest& req, const ResidencyPlan& plan, double now) {
     if (plan.predicted_seconds < 0) {  // a streamed unit cannot fit: leave it to demand errors
       drop_plan();
       return;
     }
     // Hysteresis: a new set must beat the current one, re-simulated with today's timings, by
     // kReplanGain, or every change of plan would re-read what the old plan kept.
-    if (plan_active) {
-      std::vector<bool> current(units.size());
-      for (size_t l = 0; l < layers.size(); ++l)
-        for (size_t p = 0; p < layers[l].units.size(); ++p)
-          current[static_cast<size_t>(id[l][p])] = layers[l].units[p].keep;
-      const double now =
-          simulate_residency(units, sequence, compute_after, budget(), rate, current, hold);
-      if (now >= 0 && plan.predicted_seconds > now * (1 - kReplanGain)) {
-        plan_predicted_seconds = now;
-        plan_stream_all_seconds = plan.stream_all_seconds;
-        return;
-      }
+    if (plan_active && now >= 0 && plan.predicted_seconds > now * (1 - kReplanGain)) {
+      plan_predicted_seconds = now;
+      plan_stream_all_seconds = plan.stream_all_seconds;
+      return;
     }
     for (size_t l = 0; l < layers.size(); ++l)
       for (size_t p = 0; p < layers[l].units.size(); ++p)
-        layers[l].units[p].keep = plan.keep[static_cast<size_t>(id[l][p])];
+        layers[l].units[p].keep = plan.keep[static_cast<size_t>(req.id[l][p])];
     plan_active = true;
     plan_keep_bytes = plan.keep_bytes;
     plan_predicted_seconds = plan.predicted_seconds;
     plan_stream_all_seconds = plan.stream_all_seconds;
     window = max_window();  // read ahead as far as the room allows
+  }
+
+  // A re-plan that came due at an acquire, made with the lock released (the caller's unit is
+  // pinned by then, so nothing it holds can change under it). A change of settings, order or
+  // priorities meanwhile (plan_epoch) discards the result; the next inference re-plans.
+  void plan_if_due(std::unique_lock<std::mutex>& lk) {
+    if (!plan_due) return;
+    plan_due = false;
+    PlanRequest req;
+    if (!prepare_plan(req)) return;
+    lk.unlock();
+    ResidencyPlan plan;
+    double now = -1.0;
+    bool ok = true;
+    try {
+      plan = plan_residency(req.units, req.sequence, req.compute, req.budget, req.rate, req.hold);
+      if (!req.current.empty())
+        now = simulate_residency(req.units, req.sequence, req.compute, req.budget, req.rate,
+                                 req.current, req.hold);
+    } catch (const std::exception&) {
+      ok = false;  // out of memory: keep the plan in effect
+    }
+    lk.lock();
+    if (!ok || req.epoch != plan_epoch) {
+      replan_soon = true;
+      return;
+    }
+    apply_plan(req, plan, now);
   }
 
   int64_t distance(const Unit& u) const {
@@ -817,14 +860,19 @@ struct ProgressiveLoader::Impl {
     if (!all_loaded()) io_cv.notify_all();  // the window moved
     if (u.nbytes == 0 || u.status == LayerStatus::Loaded) {
       if (moved) note_acquire_done(cur, u);
-      if (u.nbytes == 0) return nullptr;
+      if (u.nbytes == 0) {
+        plan_if_due(lk);
+        return nullptr;
+      }
       if (count) {
         ++hits;
         ++L.hits;
         end_interval(false);
       }
       u.unused_prefetch = false;
-      return u.blob;
+      BufferPtr blob = u.blob;
+      plan_if_due(lk);
+      return blob;
     }
     if (count) {
       ++misses;
@@ -861,7 +909,9 @@ struct ProgressiveLoader::Impl {
     }
     if (moved) note_acquire_done(cur, u);
     u.unused_prefetch = false;
-    return u.blob;
+    BufferPtr blob = u.blob;
+    plan_if_due(lk);
+    return blob;
   }
 
   // An acquire ends the interval the adaptive window looks at. A stall means the window was
@@ -1065,6 +1115,7 @@ void ProgressiveLoader::set_layer_priority(int layer, LayerPriority priority) {
     impl_->check_layer(layer);
     impl_->layers[layer].priority = priority;
     impl_->replan_soon = true;  // priorities order what the plan keeps
+    ++impl_->plan_epoch;
   }
   impl_->io_cv.notify_all();
 }
