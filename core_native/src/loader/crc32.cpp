@@ -42,7 +42,10 @@ bool have_vpclmul() {
 }
 #endif
 
+// In the order of what they need (each CPU feature set runs a prefix of the list).
 enum class Kernel { Table, Pclmul, Vpclmul };
+constexpr int kKernelCount = 3;
+const char* const kKernelNames[kKernelCount] = {"table", "pclmul", "vpclmul"};
 
 Kernel best_kernel() {
 #if TINYAI_X86_KERNELS
@@ -87,13 +90,7 @@ uint32_t crc32_table(uint32_t crc, const unsigned char* p, size_t n) {
   return crc;
 }
 
-const char* crc32_kernel_name() {
-  switch (best_kernel()) {
-    case Kernel::Vpclmul: return "vpclmul";
-    case Kernel::Pclmul: return "pclmul";
-    default: return "table";
-  }
-}
+const char* crc32_kernel_name() { return kKernelNames[static_cast<int>(best_kernel())]; }
 
 uint32_t crc32_update(uint32_t crc, const void* data, size_t n) {
   static const Kernel kernel = best_kernel();
@@ -102,28 +99,14 @@ uint32_t crc32_update(uint32_t crc, const void* data, size_t n) {
 
 uint32_t crc32_update_with(const char* kernel, uint32_t crc, const void* data, size_t n) {
   const std::string name = kernel;
-  Kernel k = Kernel::Table;
-  bool available = true;
-  if (name == "vpclmul") {
-    k = Kernel::Vpclmul;
-#if TINYAI_X86_KERNELS
-    available = have_vpclmul();
-#else
-    available = false;
-#endif
-  } else if (name == "pclmul") {
-    k = Kernel::Pclmul;
-#if TINYAI_X86_KERNELS
-    available = have_pclmul();
-#else
-    available = false;
-#endif
-  } else if (name != "table") {
-    throw std::invalid_argument("unknown CRC-32 kernel '" + name + "' (table, pclmul, vpclmul)");
+  for (int k = 0; k < kKernelCount; ++k) {
+    if (name != kKernelNames[k]) continue;
+    // Kernels are ordered by what they need: a CPU runs every kernel up to its best one.
+    if (k > static_cast<int>(best_kernel()))
+      throw std::invalid_argument("this CPU cannot run the '" + name + "' CRC-32 kernel");
+    return update(static_cast<Kernel>(k), crc, static_cast<const unsigned char*>(data), n);
   }
-  if (!available)
-    throw std::invalid_argument("this CPU cannot run the '" + name + "' CRC-32 kernel");
-  return update(k, crc, static_cast<const unsigned char*>(data), n);
+  throw std::invalid_argument("unknown CRC-32 kernel '" + name + "' (table, pclmul, vpclmul)");
 }
 
 }  // namespace tinyai
