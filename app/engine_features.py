@@ -13,6 +13,7 @@ from typing import Dict, List, Optional
 
 import tinyai_workbench as tw
 from tinyai_workbench.core_native.config import Config, ProgressiveLoaderConfig
+from tinyai_workbench.core_native.loader_bounds import streaming_latency_bound
 from tinyai_workbench.presets import human_size
 
 UNAVAILABLE_TIP = "available when the engine supports it"
@@ -170,15 +171,31 @@ def loader_summary(stats: dict) -> dict:
     }
 
 
-def plan_summary(loader: dict) -> str:
-    """The status bar's line on the residency plan ("" while none is in effect)."""
+def plan_summary(loader: dict, bound_s: Optional[float] = None) -> str:
+    """The status bar's line on the residency plan ("" while none is in effect); `bound_s`:
+    the least latency any schedule could reach (streaming_bound)."""
     if not loader.get("plan_active") or loader.get("planned_bytes") is None:
         return ""
     text = f"plan keeps {human_size(int(loader['planned_bytes']))}"
     predicted, stream_all = loader.get("plan_predicted_s"), loader.get("plan_stream_all_s")
     if predicted and stream_all and stream_all > 0:
         text += f" · {predicted * 1e3:.0f} ms simulated (keeping nothing: {stream_all * 1e3:.0f} ms)"
+    if bound_s:
+        text += f" · no schedule under {bound_s * 1e3:.0f} ms"
     return text
+
+
+def streaming_bound(stats: dict, layer_order: Optional[List[int]]) -> Optional[float]:
+    """The schedule lower bound (loader_bounds.streaming_latency_bound) for the last run: its
+    per-layer compute, the loader's weight bytes, budget and measured disk rate, in the plan's
+    layer order. None when something is missing (no budget, no run yet, no disk rate)."""
+    compute, sizes = stats.get("layer_compute_seconds"), stats.get("loader_layer_bytes")
+    budget, rate = stats.get("loader_budget_bytes"), stats.get("loader_disk_mb_per_s")
+    if not (compute and sizes and budget and rate and layer_order):
+        return None
+    order = [layer for layer in layer_order if 0 <= layer < min(len(compute), len(sizes))]
+    return streaming_latency_bound([compute[layer] for layer in order],
+                                   [sizes[layer] for layer in order], budget, rate * 1e6)
 
 
 def plan_labels(layer_weight_bytes, plan_active, layer_planned_bytes) -> Optional[list]:

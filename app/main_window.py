@@ -26,7 +26,7 @@ from tinyai_workbench.widgets.live_plots import LatencyPlot, MemoryPlot, PaintCo
 from tinyai_workbench.widgets.sweep_view import TRADEOFF_SWEEP, SweepView
 
 from .engine_controller import EngineController
-from .engine_features import plan_labels, plan_summary, simd_capabilities
+from .engine_features import plan_labels, plan_summary, simd_capabilities, streaming_bound
 from .qt_compat import guard_singleton_refcounts
 from .recorder import StatsRecorder
 from .sweep import loader_levels, sweep_points
@@ -68,6 +68,7 @@ class MainWindow(QMainWindow):
         self.poll_cpu_max_s = 0.0
         self._t0 = time.perf_counter()
         self._first_estimate = True
+        self._layer_order = None  # layers in the order the plan first runs them
         self.setWindowTitle("tinyai-workbench[*]")
         self.resize(1500, 950)
 
@@ -314,6 +315,13 @@ class MainWindow(QMainWindow):
                                      ("; model finished" if next_layer < 0 else f"; next is layer {next_layer}"), 5000)
 
     def _on_estimate(self, result: dict) -> None:
+        # The order layers first run in, for the streaming bound in the status bar.
+        order = []
+        for step in result.get("plan") or []:
+            layer = step.get("layer", -1)
+            if layer >= 0 and layer not in order:
+                order.append(layer)
+        self._layer_order = order or None
         cfg = self.config_panel.settings().config
         self.estimate_view.show_estimate(result, cfg.memory.max_memory_budget, cfg.scheduler.max_activation_memory)
         est = result.get("estimate")
@@ -364,7 +372,7 @@ class MainWindow(QMainWindow):
                 loader["layer_compute_s"], loader["layer_wait_s"])
             if loader["hit_rate"] is not None:
                 self.hit_label.setText(f"weight-cache hits {loader['hit_rate'] * 100:.0f}%")
-            self.plan_label.setText(plan_summary(loader))
+            self.plan_label.setText(plan_summary(loader, streaming_bound(s, self._layer_order)))
 
     # -- settings and presets -------------------------------------------------------------
 

@@ -53,6 +53,7 @@ def test_plan_and_per_layer_timing_columns_follow_the_runs(qtbot, deep_mlp_windo
                      for r, p in zip(weighted, plan) if p == "kept")
     assert kept_bytes == stats["loader_planned_resident_bytes"]
     assert "plan keeps" in window.plan_label.text()
+    assert "no schedule under" in window.plan_label.text()  # the schedule bound, from the estimate's plan
     # Compute and wait per layer, in ms, from the last run.
     for r in weighted:
         assert table.index(r, COL_COMPUTE).data().endswith(" ms")
