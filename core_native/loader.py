@@ -209,8 +209,12 @@ class ProgressiveLoader:
         """Snapshot of the loader's counters; never waits for I/O (safe to poll from a GUI).
 
         Per-layer lists (``layer_status``, ``layer_priority``, ``layer_load_seconds``,
-        ``layer_hits``, ``layer_misses``, ``layer_bytes``, ``layer_resident_bytes``) are
-        indexed by layer; ``storage`` says whether reads are throttled (emulated disk).
+        ``layer_hits``, ``layer_misses``, ``layer_bytes``, ``layer_resident_bytes``,
+        ``layer_planned_bytes``) are indexed by layer; ``storage`` says whether reads are
+        throttled (emulated disk). With the adaptive window under a budget, ``plan_active``,
+        ``planned_resident_bytes``, ``plan_predicted_seconds`` and ``plan_stream_all_seconds``
+        describe the residency plan (which layers stay resident across inferences), and
+        ``disk_mb_per_s`` the disk rate it planned with.
         """
         return loader_stats(self.native.stats())
 
