@@ -219,8 +219,9 @@ class MainWindow(QMainWindow):
         self.hit_label = QLabel("weight-cache hits n/a")
         self.plan_label = QLabel("")
         self.plan_label.setToolTip("the loader's residency plan: weights kept resident across "
-                                   "inferences, and its simulated inference time against keeping "
-                                   "nothing")
+                                   "inferences, its simulated inference time against keeping "
+                                   "nothing, and the least time any schedule could reach with the "
+                                   "last run's compute, this weight budget and the measured disk")
         self.load_progress = QProgressBar()
         self.load_progress.setMaximumWidth(220)
         self.load_progress.setVisible(False)
