@@ -155,17 +155,22 @@ def _fused_name(nodes: List[Node]) -> str:
     return f"{first}_{FUSED_OP}"
 
 
+def first_match(nodes, op_types, match):
+    """The first non-None match(node) over the nodes whose op type is in op_types, else None:
+    where each fusion pass anchors its pattern (a Softmax, an Erf or Tanh)."""
+    for node in nodes:
+        if node.op_type in op_types:
+            hit = match(node)
+            if hit is not None:
+                return hit
+    return None
+
+
 def fuse_attention(g: Graph) -> int:
     """Replace every attention pattern in g (in place); returns how many were fused."""
     fused = 0
     while True:
-        m = _Matcher(g)
-        hit = None
-        for sm in g.nodes:
-            if sm.op_type == "Softmax":
-                hit = m.match(sm)
-                if hit is not None:
-                    break
+        hit = first_match(g.nodes, ("Softmax",), _Matcher(g).match)
         if hit is None:
             return fused
         inputs, scale, nan_to_zero, nodes, output = hit

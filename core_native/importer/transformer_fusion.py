@@ -26,7 +26,7 @@ import math
 from typing import List, Optional
 
 from ..errors import ModelError
-from .fusion import _Matcher, _scalar_const
+from .fusion import _Matcher, _scalar_const, first_match
 from .ir import Graph, Node
 
 GELU = "Gelu"
@@ -174,13 +174,7 @@ def fuse_gelu(g: Graph) -> int:
 
     fused = 0
     while True:
-        m = _GeluMatcher(g)
-        hit = None
-        for core in g.nodes:
-            if core.op_type in ("Erf", "Tanh"):
-                hit = m.match(core)
-                if hit is not None:
-                    break
+        hit = first_match(g.nodes, ("Erf", "Tanh"), _GeluMatcher(g).match)
         if hit is None:
             return fused
         x, approximate, nodes, out = hit

@@ -191,6 +191,7 @@ struct ProgressiveLoader::Impl {
   // go to the recycler's free list), so the tracker never sees more than the budget.
   std::vector<BufferPtr> graveyard;
   int64_t resident = 0;         // loaded units + the read in flight
+  int64_t total_bytes = 0;      // every layer's blob (its pieces partition it, so this is fixed)
 
   // Statistics.
   int64_t hits = 0, misses = 0, bytes_read = 0, verify_bytes = 0, evictions = 0;
@@ -209,6 +210,7 @@ struct ProgressiveLoader::Impl {
       L.blob_offset = b.offset;
       L.blob_nbytes = b.nbytes;
       L.blob_crc = b.crc32;
+      total_bytes += static_cast<int64_t>(b.nbytes);
       L.units.resize(1);
       L.units[0].offset = b.offset;
       L.units[0].nbytes = b.nbytes;
@@ -948,10 +950,7 @@ struct ProgressiveLoader::Impl {
   // Caller holds mu.
   bool all_loaded() const {
     if (reads_in_flight != 0 || !demand_q.empty()) return false;
-    int64_t total = 0;
-    for (const Layer& L : layers)
-      for (const Unit& u : L.units) total += static_cast<int64_t>(u.nbytes);
-    return resident == total;
+    return resident == total_bytes;
   }
 
   int64_t next_layer_position(int layer) const {
