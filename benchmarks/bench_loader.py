@@ -49,7 +49,7 @@ from tinyai_workbench.core_native import _core
 from tinyai_workbench.core_native.importer.constants import Constant
 from tinyai_workbench.core_native.importer.weights_writer import write_weights
 from tinyai_workbench.core_native.loader import ProgressiveLoader
-from tinyai_workbench.core_native.loader_bounds import streaming_latency_bound
+from tinyai_workbench.core_native.loader_bounds import best_overlap_ratio, streaming_latency_bound
 
 MiB = 1 << 20
 
@@ -407,6 +407,10 @@ def end_to_end(disk_mb_per_s: float, runs: int) -> None:
                   f"   window {after['current_window']}")
         print(f"  {name:<10}{'(bound)':>9}  the schedule bound is {sched / free:.2f}x the "
               f"unconstrained run: no schedule at this budget and disk gets closer to it")
+        best = best_overlap_ratio(sched, free, model.weight_bytes, disk)
+        print(f"  {name:<10}{'(target)':>9}  best ratio to the overlap bound any schedule can "
+              f"reach at this disk: {best:.2f} (1.2 target {'reachable' if best <= 1.2 else 'out of reach'}; "
+              f"a schedule reading every weight each run, the most favourable case)")
         del sessions
 
     # 200 MB/s emulated disk, adaptive window: stall fraction per inference.

@@ -3,7 +3,7 @@ import itertools
 
 import pytest
 
-from tinyai_workbench.core_native.loader_bounds import streaming_latency_bound
+from tinyai_workbench.core_native.loader_bounds import best_overlap_ratio, streaming_latency_bound
 
 
 def test_no_budget_pressure_is_the_compute():
@@ -165,3 +165,30 @@ def test_releasing_early_frees_room_sooner():
     assert held_short["predicted_seconds"] <= held_all["predicted_seconds"]
     with pytest.raises(ValueError, match="hold times"):
         _core.plan_residency(sizes, [0, 1, 2, 3], compute, 2 << 20, 200e6, hold=[0.001])
+
+
+def test_best_overlap_ratio_is_one_when_compute_or_disk_alone_decides():
+    # Schedule bound = unconstrained: nothing is forced into sequence.
+    assert best_overlap_ratio(1.0, 1.0, 100, 1000.0) == pytest.approx(1.0)
+    # Reading all weights takes longer than the schedule bound: the overlap bound is the disk.
+    assert best_overlap_ratio(1.5, 1.0, 2000, 1000.0) == pytest.approx(1.0)
+
+
+def test_best_overlap_ratio_names_a_gap_no_schedule_closes():
+    # vgg19-like: the budget forces 0.6 s of reads after compute, the full read is 0.5 s.
+    assert best_overlap_ratio(1.6, 1.0, 500, 1000.0) == pytest.approx(1.6)
+    # Between the two: the full read (1.2 s) lifts the overlap bound but not past the schedule.
+    assert best_overlap_ratio(1.8, 1.0, 1200, 1000.0) == pytest.approx(1.5)
+
+
+def test_best_overlap_ratio_never_beats_the_ratio_at_fewer_bytes():
+    sched, free, disk = 1.7, 1.0, 1000.0
+    ratios = [max(sched, r / disk) / max(free, r / disk) for r in range(0, 3001, 100)]
+    assert best_overlap_ratio(sched, free, 3000, disk) == pytest.approx(min(ratios))
+
+
+@pytest.mark.parametrize("args", [(1.0, 1.0, 10, 0.0), (1.0, 0.0, 10, 1.0), (-1.0, 1.0, 10, 1.0),
+                                  (1.0, 1.0, -1, 1.0)])
+def test_best_overlap_ratio_rejects_bad_input(args):
+    with pytest.raises(ValueError):
+        best_overlap_ratio(*args)
