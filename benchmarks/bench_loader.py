@@ -407,10 +407,12 @@ def end_to_end(disk_mb_per_s: float, runs: int) -> None:
                   f"   window {after['current_window']}")
         print(f"  {name:<10}{'(bound)':>9}  the schedule bound is {sched / free:.2f}x the "
               f"unconstrained run: no schedule at this budget and disk gets closer to it")
-        best = best_overlap_ratio(sched, free, model.weight_bytes, disk)
-        print(f"  {name:<10}{'(target)':>9}  best ratio to the overlap bound any schedule can "
-              f"reach at this disk: {best:.2f} (1.2 target {'reachable' if best <= 1.2 else 'out of reach'}; "
-              f"a schedule reading every weight each run, the most favourable case)")
+        least = best_overlap_ratio(sched, free, min_read, disk)
+        full = best_overlap_ratio(sched, free, model.weight_bytes, disk)
+        print(f"  {name:<10}{'(target)':>9}  the best ratio to the overlap bound any schedule "
+              f"reaches at this disk: {least:.2f} reading only what the budget forces "
+              f"({min_read / 1e6:.0f} MB), {full:.2f} reading every weight each run "
+              f"(1.2 target {'reachable' if least <= 1.2 else 'out of reach'} without extra reads)")
         del sessions
 
     # 200 MB/s emulated disk, adaptive window: stall fraction per inference.

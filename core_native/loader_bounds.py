@@ -45,19 +45,19 @@ def streaming_latency_bound(compute_s: Sequence[float], weight_bytes: Sequence[i
     return best
 
 
-def best_overlap_ratio(schedule_bound_s: float, unconstrained_s: float, weight_bytes: int,
+def best_overlap_ratio(schedule_bound_s: float, unconstrained_s: float, read_bytes: int,
                        disk_bytes_per_s: float) -> float:
-    """The least latency / overlap bound any schedule can reach, given the schedule bound.
+    """The least latency / overlap bound a schedule reading `read_bytes` per inference reaches.
 
-    The overlap bound of a run that reads r bytes per inference is max(unconstrained,
-    r / disk); such a run takes at least max(schedule bound, r / disk). The ratio of the two
-    falls as r grows, so a schedule that reads every weight each inference (r = weight_bytes)
-    is the most favourable case: if even that ratio is above a target, no schedule that reads
-    each weight at most once per inference meets the target on this disk.
+    The overlap bound of such a run is max(unconstrained, read_bytes / disk), and the run takes
+    at least max(schedule bound, read_bytes / disk). With read_bytes = weights - budget (the
+    least any schedule reads) this is the best ratio a loader that reads only what the budget
+    forces can reach; the ratio falls as read_bytes grows, so a loader can lower it by reading
+    more than it needs, without running any faster.
     """
     if disk_bytes_per_s <= 0:
         raise ValueError(f"disk bandwidth must be > 0, got {disk_bytes_per_s}")
-    if unconstrained_s <= 0 or schedule_bound_s < 0 or weight_bytes < 0:
+    if unconstrained_s <= 0 or schedule_bound_s < 0 or read_bytes < 0:
         raise ValueError("latencies must be > 0 and sizes >= 0")
-    io = weight_bytes / disk_bytes_per_s
+    io = read_bytes / disk_bytes_per_s
     return max(schedule_bound_s, io) / max(unconstrained_s, io)

@@ -170,21 +170,29 @@ def test_releasing_early_frees_room_sooner():
 def test_best_overlap_ratio_is_one_when_compute_or_disk_alone_decides():
     # Schedule bound = unconstrained: nothing is forced into sequence.
     assert best_overlap_ratio(1.0, 1.0, 100, 1000.0) == pytest.approx(1.0)
-    # Reading all weights takes longer than the schedule bound: the overlap bound is the disk.
+    # The reads take longer than the schedule bound: the overlap bound is the disk.
     assert best_overlap_ratio(1.5, 1.0, 2000, 1000.0) == pytest.approx(1.0)
 
 
 def test_best_overlap_ratio_names_a_gap_no_schedule_closes():
-    # vgg19-like: the budget forces 0.6 s of reads after compute, the full read is 0.5 s.
+    # vgg19-like: the budget forces 0.6 s of reads after compute, the reads take 0.5 s.
     assert best_overlap_ratio(1.6, 1.0, 500, 1000.0) == pytest.approx(1.6)
-    # Between the two: the full read (1.2 s) lifts the overlap bound but not past the schedule.
+    # Reading more (1.2 s) lifts the overlap bound, not past the schedule bound.
     assert best_overlap_ratio(1.8, 1.0, 1200, 1000.0) == pytest.approx(1.5)
 
 
-def test_best_overlap_ratio_never_beats_the_ratio_at_fewer_bytes():
+def test_best_overlap_ratio_falls_as_a_schedule_reads_more():
     sched, free, disk = 1.7, 1.0, 1000.0
-    ratios = [max(sched, r / disk) / max(free, r / disk) for r in range(0, 3001, 100)]
-    assert best_overlap_ratio(sched, free, 3000, disk) == pytest.approx(min(ratios))
+    ratios = [best_overlap_ratio(sched, free, r, disk) for r in range(0, 3001, 100)]
+    assert all(a >= b for a, b in zip(ratios, ratios[1:]))
+    assert ratios[0] == pytest.approx(1.7) and ratios[-1] == pytest.approx(1.0)
+
+
+def test_best_overlap_ratio_of_a_real_bound():
+    # The schedule bound of a profile, judged at its least read (weights - budget).
+    compute, weights, budget, disk = [5.0, 0.0], [1, 10], 4, 1.0
+    sched = streaming_latency_bound(compute, weights, budget, disk)  # 11 s (see above)
+    assert best_overlap_ratio(sched, 5.0, sum(weights) - budget, disk) == pytest.approx(11 / 7)
 
 
 @pytest.mark.parametrize("args", [(1.0, 1.0, 10, 0.0), (1.0, 0.0, 10, 1.0), (-1.0, 1.0, 10, 1.0),
