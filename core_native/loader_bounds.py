@@ -61,3 +61,29 @@ def best_overlap_ratio(schedule_bound_s: float, unconstrained_s: float, read_byt
         raise ValueError("latencies must be > 0 and sizes >= 0")
     io = read_bytes / disk_bytes_per_s
     return max(schedule_bound_s, io) / max(unconstrained_s, io)
+
+
+def least_disk_for_ratio(compute_s: Sequence[float], weight_bytes: Sequence[int],
+                         budget_bytes: int, unconstrained_s: float, target: float,
+                         lo_bytes_per_s: float = 1e7, hi_bytes_per_s: float = 1e11,
+                         steps: int = 400) -> float | None:
+    """The slowest disk from which up every faster one lets a schedule that reads only what the
+    budget forces reach `target` x the overlap bound (best_overlap_ratio at weights - budget).
+
+    Scans a geometric grid of disk rates from `hi_bytes_per_s` down; None when even the fastest
+    misses the target. A fast disk always gets there (the bound tends to the compute); a slow
+    one may too (both bounds become the reads), so the answer is where the fast side ends.
+    """
+    if target < 1.0 or steps < 2 or not 0 < lo_bytes_per_s < hi_bytes_per_s:
+        raise ValueError("target must be >= 1 and the disk range increasing and positive")
+    least_read = max(0, int(sum(weight_bytes)) - int(budget_bytes))
+    step = (hi_bytes_per_s / lo_bytes_per_s) ** (1.0 / (steps - 1))
+    found = None
+    rate = hi_bytes_per_s
+    for _ in range(steps):
+        sched = streaming_latency_bound(compute_s, weight_bytes, budget_bytes, rate)
+        if best_overlap_ratio(sched, unconstrained_s, least_read, rate) > target:
+            break
+        found = rate
+        rate /= step
+    return found

@@ -3,7 +3,8 @@ import itertools
 
 import pytest
 
-from tinyai_workbench.core_native.loader_bounds import best_overlap_ratio, streaming_latency_bound
+from tinyai_workbench.core_native.loader_bounds import (best_overlap_ratio, least_disk_for_ratio,
+                                                       streaming_latency_bound)
 
 
 def test_no_budget_pressure_is_the_compute():
@@ -200,3 +201,26 @@ def test_best_overlap_ratio_of_a_real_bound():
 def test_best_overlap_ratio_rejects_bad_input(args):
     with pytest.raises(ValueError):
         best_overlap_ratio(*args)
+
+
+def test_least_disk_for_ratio_finds_where_the_target_starts_to_hold():
+    # Layer 0 computes 5 s on 1 byte, layer 1 needs 10 bytes, budget 4. At rate R the schedule
+    # bound is 5 + 6/R and the least read 7 bytes, so the ratio is (5 + 6/R) / max(5, 7/R):
+    # <= 1.2 once R >= 6 (for R >= 1.4 the overlap bound is the compute).
+    rate = least_disk_for_ratio([5.0, 0.0], [1, 10], 4, 5.0, 1.2, lo_bytes_per_s=0.1,
+                                hi_bytes_per_s=1e3, steps=2000)
+    assert rate == pytest.approx(6.0, rel=0.01)
+    assert best_overlap_ratio(streaming_latency_bound([5.0, 0.0], [1, 10], 4, rate), 5.0, 7,
+                              rate) <= 1.2
+
+
+def test_least_disk_for_ratio_none_when_even_the_fastest_disk_misses():
+    # The unconstrained run given is faster than the compute itself: no disk helps.
+    assert least_disk_for_ratio([5.0, 0.0], [1, 10], 4, 3.0, 1.2) is None
+
+
+def test_least_disk_for_ratio_rejects_bad_input():
+    with pytest.raises(ValueError):
+        least_disk_for_ratio([1.0], [1], 1, 1.0, 0.9)
+    with pytest.raises(ValueError):
+        least_disk_for_ratio([1.0], [1], 1, 1.0, 1.2, lo_bytes_per_s=10.0, hi_bytes_per_s=1.0)
