@@ -713,6 +713,8 @@ def test_crc32_uses_the_widest_folding_kernel_the_cpu_has():
     flags = _cpu_flags()
     if {"vpclmulqdq", "avx512f", "avx512vl", "pclmulqdq"} <= flags:
         expected = "vpclmul"
+    elif {"vpclmulqdq", "avx2", "pclmulqdq"} <= flags:
+        expected = "vpclmul256"
     elif "pclmulqdq" in flags:
         expected = "pclmul"
     else:
@@ -725,14 +727,18 @@ def test_every_crc32_kernel_the_cpu_has_matches_zlib():
 
     flags = _cpu_flags()
     kernels = ["table"] + (["pclmul"] if "pclmulqdq" in flags else [])
+    if {"vpclmulqdq", "avx2", "pclmulqdq"} <= flags:
+        kernels.append("vpclmul256")
     if {"vpclmulqdq", "avx512f", "avx512vl", "pclmulqdq"} <= flags:
         kernels.append("vpclmul")
     rng = np.random.default_rng(7)
     buf = rng.integers(0, 256, 1 << 16, dtype=np.uint8)
-    # Around every stride: 16 (lane), 64 (the 128-bit kernel's step, a 512-bit register),
-    # 256 (the 512-bit kernel's step), and the start of each kernel's range.
+    # Around every stride: 16 (lane), 32 (a 256-bit register), 64 (the 128-bit kernel's step,
+    # a 512-bit register), 128 and 256 (the 256- and 512-bit kernels' steps), and the start of
+    # each kernel's range.
     lengths = sorted({n + d for n in (0, 16, 64, 128, 256, 512, 1024, 4096, 60000)
-                      for d in (-17, -16, -1, 0, 1, 15, 16, 63, 64, 255, 256) if n + d >= 0})
+                      for d in (-17, -16, -1, 0, 1, 15, 16, 31, 32, 63, 64, 127, 128, 255, 256)
+                      if n + d >= 0})
     for kernel in kernels:
         for n in lengths:
             off = int(rng.integers(0, 64))

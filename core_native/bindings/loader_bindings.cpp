@@ -205,7 +205,7 @@ void bind_loader(py::module_& m) {
         },
         py::arg("data"), py::arg("value") = 0, py::arg("kernel") = "",
         "CRC-32 of a contiguous buffer continued from `value`; `kernel` (table, pclmul, "
-        "vpclmul) forces one implementation, for tests.");
+        "vpclmul256, vpclmul) forces one implementation, for tests.");
   m.def("crc32_kernel", [] { return std::string(crc32_kernel_name()); });
   m.def("page_cache_bytes", &page_cache_bytes, py::arg("path"));
 }

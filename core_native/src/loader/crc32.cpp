@@ -1,6 +1,6 @@
 // zlib-compatible CRC-32, so Python's zlib.crc32 and the core agree (FORMAT.md): VPCLMULQDQ
-// folding on 512-bit registers where the CPU has it, PCLMULQDQ folding on 128-bit lanes where
-// it has only that (about 10x the table version, which used to bound the loader's
+// folding on 512-bit registers where the CPU has it, on 256-bit ones where it has VPCLMULQDQ
+// with AVX2 but no AVX-512, PCLMULQDQ folding on 128-bit lanes where it has only that (about 10x the table version, which used to bound the loader's
 // throughput), slicing-by-8 tables otherwise and for the unaligned head/tail lengths.
 #include <cstring>
 #include <stdexcept>
@@ -35,21 +35,27 @@ bool have_pclmul() {
   static const bool yes = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse2");
   return yes;
 }
-bool have_vpclmul() {
+bool have_vpclmul256() {
   static const bool yes = have_pclmul() && __builtin_cpu_supports("vpclmulqdq") &&
-                          __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+                          __builtin_cpu_supports("avx2");
+  return yes;
+}
+bool have_vpclmul() {
+  static const bool yes = have_vpclmul256() && __builtin_cpu_supports("avx512f") &&
+                          __builtin_cpu_supports("avx512vl");
   return yes;
 }
 #endif
 
 // In the order of what they need (each CPU feature set runs a prefix of the list).
-enum class Kernel { Table, Pclmul, Vpclmul };
-constexpr int kKernelCount = 3;
-const char* const kKernelNames[kKernelCount] = {"table", "pclmul", "vpclmul"};
+enum class Kernel { Table, Pclmul, Vpclmul256, Vpclmul };
+constexpr int kKernelCount = 4;
+const char* const kKernelNames[kKernelCount] = {"table", "pclmul", "vpclmul256", "vpclmul"};
 
 Kernel best_kernel() {
 #if TINYAI_X86_KERNELS
   if (have_vpclmul()) return Kernel::Vpclmul;
+  if (have_vpclmul256()) return Kernel::Vpclmul256;
   if (have_pclmul()) return Kernel::Pclmul;
 #endif
   return Kernel::Table;
@@ -61,6 +67,11 @@ uint32_t update(Kernel kernel, uint32_t crc, const unsigned char* p, size_t n) {
   if (kernel == Kernel::Vpclmul && n >= 256) {
     const size_t bulk = n & ~static_cast<size_t>(15);
     state = crc32_fold_vpclmul(state, p, bulk);
+    p += bulk;
+    n -= bulk;
+  } else if (kernel == Kernel::Vpclmul256 && n >= 128) {
+    const size_t bulk = n & ~static_cast<size_t>(15);
+    state = crc32_fold_vpclmul256(state, p, bulk);
     p += bulk;
     n -= bulk;
   } else if (kernel != Kernel::Table && n >= 64) {
