@@ -248,6 +248,35 @@ def loader_counters(sess) -> dict:
     return {k[len("loader_"):]: v for k, v in sess.stats().items() if k.startswith("loader_")}
 
 
+def thread_cpu_seconds() -> dict[str, float]:
+    """CPU seconds this process's threads have run, split into the loader's I/O threads (named
+    tinyai-loader) and the rest (the compute threads and Python); empty where /proc has no
+    per-thread figures (not Linux). schedstat counts nanoseconds on the CPU (user and system);
+    stat's clock ticks are the fallback where the kernel keeps no schedstat."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {"loader": 0.0, "compute": 0.0}
+    task_dir = f"/proc/{os.getpid()}/task"
+    try:
+        tasks = os.listdir(task_dir)
+    except OSError:
+        return {}
+    for tid in tasks:
+        try:
+            with open(f"{task_dir}/{tid}/comm") as f:
+                comm = f.read().strip()
+            try:
+                with open(f"{task_dir}/{tid}/schedstat") as f:
+                    seconds = int(f.read().split()[0]) / 1e9
+            except OSError:
+                with open(f"{task_dir}/{tid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                seconds = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        except OSError:  # the thread ended meanwhile
+            continue
+        out["loader" if comm == "tinyai-loader" else "compute"] += seconds
+    return out
+
+
 def child_peak_rss(kind: str, model_name: str, budget: int) -> dict:
     """Run one inference in a fresh process; its peak RSS (and output error for ours)."""
     out = subprocess.run([sys.executable, __file__, "--child", kind, model_name, str(budget)],
@@ -377,15 +406,20 @@ def end_to_end(disk_mb_per_s: float, runs: int) -> None:
         sessions["free"].run(feeds)
         before = {k: loader_counters(v) for k, v in sessions.items()}
         times = {k: [] for k in sessions}
+        cpu = {k: {"loader": 0.0, "compute": 0.0} for k in sessions}
         disks, computes = [], []
         for _ in range(runs):
             disks.append(probe(weights, direct=True))
             for k, sess in sessions.items():
                 if k != "free":
                     _core.drop_page_cache(weights)
+                c0 = thread_cpu_seconds()
                 t0 = time.perf_counter()
                 sess.run(feeds)
                 times[k].append(time.perf_counter() - t0)
+                c1 = thread_cpu_seconds()
+                for part in c1:
+                    cpu[k][part] += (c1[part] - c0[part]) / runs
                 if k == "free":
                     computes.append(sess.stats()["layer_compute_seconds"])
         free = statistics.median(times["free"])
@@ -411,6 +445,16 @@ def end_to_end(disk_mb_per_s: float, runs: int) -> None:
                   f"{sched * 1e3:>7.1f}{t / sched:>7.2f}{t / free:>7.2f}{100 * stall / t:>8.1f}"
                   f"{loader_disk / 1e6:>8.0f}{t / sched_ld:>10.2f}{plan}"
                   f"   window {after['current_window']}")
+        if cpu["free"]["compute"] > 0 and "on" in sessions:
+            # The CPU both kinds of thread need per inference, shared by the machine's cores:
+            # the prefetch-on run cannot take less than that, stalls or not.
+            cores = os.cpu_count() or 1
+            on = cpu["on"]
+            floor = (on["compute"] + on["loader"]) / cores
+            print(f"  {name:<10}{'(cpu)':>9}  CPU per inference: compute {on['compute'] * 1e3:.0f} ms "
+                  f"(unconstrained run {cpu['free']['compute'] * 1e3:.0f} ms), loader threads "
+                  f"{on['loader'] * 1e3:.0f} ms; over {cores} cores at least {floor * 1e3:.0f} ms "
+                  f"= {floor / free:.2f}x the unconstrained run")
         print(f"  {name:<10}{'(bound)':>9}  the schedule bound is {sched / free:.2f}x the "
               f"unconstrained run: no schedule at this budget and disk gets closer to it")
         least = best_overlap_ratio(sched, free, min_read, disk)
