@@ -61,7 +61,8 @@ class Buffer {
   MemCategory cat_;
   size_t size_;
   void* data_;
-  std::function<void(void*)> release_;  // empty: data_ came from aligned_alloc
+  std::function<void(void*)> release_;  // empty: data_ came from aligned_alloc or mmap
+  size_t mapped_ = 0;                    // the length of data_'s own mapping (0: malloc'd)
 };
 
 using BufferPtr = std::shared_ptr<Buffer>;
