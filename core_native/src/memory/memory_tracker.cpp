@@ -32,14 +32,16 @@ constexpr size_t kCachedMappingBytes = size_t{32} << 20;
 
 class MappingCache {
  public:
-  // A mapping of at least `bytes`: the smallest cached one, else a new one. Its length goes
-  // to `mapped`. Null when the address space is exhausted.
+  // A mapping of at least `bytes`: the smallest cached one up to twice as long (a longer one
+  // would keep its pages resident behind a smaller tracked buffer), else a new one. Its length
+  // goes to `mapped`. Null when the address space is exhausted.
   void* take(size_t bytes, size_t& mapped) {
     {
       std::lock_guard<std::mutex> lk(mu_);
       size_t best = free_.size();
       for (size_t i = 0; i < free_.size(); ++i)
-        if (free_[i].second >= bytes && (best == free_.size() || free_[i].second < free_[best].second))
+        if (free_[i].second >= bytes && free_[i].second / 2 <= bytes &&
+            (best == free_.size() || free_[i].second < free_[best].second))
           best = i;
       if (best < free_.size()) {
         void* p = free_[best].first;
