@@ -1,7 +1,8 @@
 // zlib-compatible CRC-32, so Python's zlib.crc32 and the core agree (FORMAT.md): VPCLMULQDQ
 // folding on 512-bit registers where the CPU has it, on 256-bit ones where it has VPCLMULQDQ
-// with AVX2 but no AVX-512, PCLMULQDQ folding on 128-bit lanes where it has only that (about 10x the table version, which used to bound the loader's
-// throughput), slicing-by-8 tables otherwise and for the unaligned head/tail lengths.
+// with AVX2 but no AVX-512, PCLMULQDQ folding on 128-bit lanes where it has only that (about
+// 10x the table version, which used to bound the loader's throughput), slicing-by-8 tables
+// otherwise and for the unaligned head/tail lengths.
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -61,24 +62,29 @@ Kernel best_kernel() {
   return Kernel::Table;
 }
 
+#if TINYAI_X86_KERNELS
+// The folding kernels, widest first, with the kernel level that runs each and the least input
+// it takes: a buffer too short for the widest falls back to a narrower one the CPU also runs.
+struct Folder {
+  Kernel needs;
+  size_t min_bytes;
+  uint32_t (*fold)(uint32_t state, const unsigned char* buf, size_t n);
+};
+constexpr Folder kFolders[] = {{Kernel::Vpclmul, 256, crc32_fold_vpclmul},
+                               {Kernel::Vpclmul256, 128, crc32_fold_vpclmul256},
+                               {Kernel::Pclmul, 64, crc32_fold_pclmul}};
+#endif
+
 uint32_t update(Kernel kernel, uint32_t crc, const unsigned char* p, size_t n) {
   uint32_t state = ~crc;
 #if TINYAI_X86_KERNELS
-  if (kernel == Kernel::Vpclmul && n >= 256) {
-    const size_t bulk = n & ~static_cast<size_t>(15);
-    state = crc32_fold_vpclmul(state, p, bulk);
+  for (const Folder& f : kFolders) {
+    if (kernel < f.needs || n < f.min_bytes) continue;
+    const size_t bulk = n & ~static_cast<size_t>(15);  // whole lanes; the table takes the tail
+    state = f.fold(state, p, bulk);
     p += bulk;
     n -= bulk;
-  } else if (kernel == Kernel::Vpclmul256 && n >= 128) {
-    const size_t bulk = n & ~static_cast<size_t>(15);
-    state = crc32_fold_vpclmul256(state, p, bulk);
-    p += bulk;
-    n -= bulk;
-  } else if (kernel != Kernel::Table && n >= 64) {
-    const size_t bulk = n & ~static_cast<size_t>(15);
-    state = crc32_fold_pclmul(state, p, bulk);
-    p += bulk;
-    n -= bulk;
+    break;
   }
 #endif
   return ~crc32_table(state, p, n);

@@ -23,8 +23,8 @@ uint32_t crc32_fold_vpclmul(uint32_t state, const unsigned char* buf, size_t n);
 uint32_t crc32_finish_pclmul(__m128i x, const unsigned char* buf, size_t n);
 #endif
 
-// crc32_update with a named kernel ("table", "pclmul", "vpclmul256", "vpclmul"), for tests that check each
-// kernel against the others; throws std::invalid_argument if the CPU lacks it.
+// crc32_update with a named kernel ("table", "pclmul", "vpclmul256", "vpclmul"), for tests
+// that check each kernel against the others; throws std::invalid_argument if the CPU lacks it.
 uint32_t crc32_update_with(const char* kernel, uint32_t crc, const void* data, size_t n);
 
 }  // namespace tinyai

@@ -67,8 +67,9 @@ class MappingCache {
       if (mapped > kCachedMappingBytes) {
         drop.push_back({p, mapped});
       } else {
-        std::sort(free_.begin(), free_.end(),
-                  [](const auto& a, const auto& b) { return a.second > b.second; });
+        if (cached_ + mapped > kCachedMappingBytes)  // smallest last, the first to go
+          std::sort(free_.begin(), free_.end(),
+                    [](const auto& a, const auto& b) { return a.second > b.second; });
         while (cached_ + mapped > kCachedMappingBytes && !free_.empty()) {
           cached_ -= free_.back().second;
           drop.push_back(free_.back());
